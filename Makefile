@@ -1,0 +1,32 @@
+# Two entry points that do all set-up on a fresh machine:
+#   make demo   - create .venv, install, run a real sweep on the embedded corpus
+#   make test   - create .venv, install, lint and run the test suite
+# TORCH_SPEC picks the torch build installed first; on a machine without a GPU point
+# TORCH_INDEX at a CPU-only wheel index so pip does not pull a multi-GB CUDA build.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.sweeper-installed
+
+.PHONY: demo test lint install
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/sweeper run studies/quick.py --trials 20
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/pytest -n 2 --dist loadgroup

@@ -1,0 +1,15 @@
+"""User-facing errors: raised anywhere, printed by the CLI as one line with a non-zero exit."""
+
+
+class SweeperError(Exception):
+    """A mistake the user can fix (bad file, bad flag). The message is the whole story."""
+
+    exit_code = 2
+
+
+class DataError(SweeperError):
+    """A LibriPhone directory (or a file in it) is missing or malformed."""
+
+
+class StudyError(SweeperError):
+    """A study file, study name or storage is unusable."""
