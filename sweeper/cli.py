@@ -9,6 +9,8 @@ from rich.console import Console
 
 from sweeper import __version__
 from sweeper.commands import data as data_commands
+from sweeper.commands import report as report_commands
+from sweeper.commands import run as run_commands
 from sweeper.errors import SweeperError
 
 app = typer.Typer(
@@ -21,6 +23,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(data_commands.app, name="data")
+app.command()(run_commands.run)
+app.command()(report_commands.report)
+app.command()(report_commands.studies)
 
 err_console = Console(stderr=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -24,6 +25,25 @@ class Split:
     offsets: torch.Tensor
     lengths: torch.Tensor
     utt_ids: tuple[str, ...]
+
+    @classmethod
+    def from_utterances(
+        cls,
+        name: str,
+        utt_ids: Sequence[str],
+        features: Sequence[torch.Tensor],
+        labels: Sequence[torch.Tensor] | None,
+    ) -> Split:
+        """Concatenate per-utterance (frames, 39) features and (frames,) labels into one Split."""
+        lengths = torch.tensor([len(f) for f in features], dtype=torch.int64)
+        return cls(
+            name=name,
+            features=torch.cat(list(features)).to(torch.float32).contiguous(),
+            labels=None if labels is None else torch.cat(list(labels)).to(torch.int64),
+            offsets=torch.cumsum(lengths, 0) - lengths,
+            lengths=lengths,
+            utt_ids=tuple(utt_ids),
+        )
 
     @property
     def num_frames(self) -> int:

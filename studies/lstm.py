@@ -1,0 +1,46 @@
+"""(Bi)LSTM/GRU: over n-frame windows, or over whole utterances with one prediction per frame.
+
+The windowed recipe classifies the centre (or last) step of an (n, 39) sequence; the
+whole-utterance recipe (the strongest one reported, about 0.82 on the real test set) runs the
+RNN over every frame, each step optionally itself an n-frame window.
+"""
+
+import optuna
+
+from sweeper.studyfile import StudySpec
+
+study = StudySpec(
+    description="windowed and whole-utterance (Bi)LSTM/GRU",
+    train_frames=60_000,
+    val_frames=3_000,
+    epochs=10,
+    trials=100,
+    pruner="hyperband",
+    fixed={"optimizer": "adam", "scheduler": "warm_restarts", "t0": 2, "t_mult": 2},
+)
+
+
+def search_space(trial: optuna.Trial) -> dict:
+    family = trial.suggest_categorical("family", ["rnn-window", "rnn-seq"])
+    config = {
+        "family": family,
+        "cell": trial.suggest_categorical("cell", ["lstm", "gru"]),
+        "bidirectional": trial.suggest_categorical("bidirectional", [True, False]),
+        "layers": trial.suggest_int("layers", 1, 4),
+        "hidden": trial.suggest_int("hidden", 64, 512, log=True),
+        "head_layers": trial.suggest_int("head_layers", 0, 2),
+        "dropout": trial.suggest_float("dropout", 0.0, 0.5),
+        "lr": trial.suggest_float("lr", 3e-4, 5e-3, log=True),
+        "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-3, log=True),
+        "clip": trial.suggest_float("clip", 0.5, 5.0, log=True),
+        "label_smoothing": trial.suggest_categorical("label_smoothing", [0.0, 0.1]),
+    }
+    if family == "rnn-window":
+        config["n"] = trial.suggest_int("n", 11, 41, step=2)
+        config["pool"] = trial.suggest_categorical("pool", ["centre", "last"])
+        config["batch_size"] = trial.suggest_categorical("batch_size", [256, 512])
+    else:
+        config["n"] = trial.suggest_int("step_window", 1, 25, step=2)
+        config["conv_channels"] = trial.suggest_categorical("conv_channels", [0, 64, 128])
+        config["batch_size"] = trial.suggest_categorical("utterances_per_batch", [8, 16, 32])
+    return config

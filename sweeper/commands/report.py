@@ -1,0 +1,98 @@
+"""`sweeper report` and `sweeper studies`: what a storage holds, read back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sweeper.commands.options import StorageOption, StudyNameArgument, TrackingOption
+
+console = Console()
+
+
+def report(
+    study_name: StudyNameArgument,
+    storage: StorageOption = None,
+    tracking_uri: TrackingOption = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the plots [default: sweeper-reports/NAME].")
+    ] = None,
+) -> None:
+    """Leaderboard, counts by state, parameter importances and plots of a study.
+
+    Plots (PNG and interactive HTML) go to a folder and onto the study's parent MLflow run.
+
+    Example: sweeper report quick
+    """
+    from sweeper.live import leaderboard
+    from sweeper.report import write_report
+    from sweeper.storage import resolve_storage_url, resolve_tracking_uri
+    from sweeper.sweep import load_existing_study
+    from sweeper.tracking import PARENT_ATTR, Tracker
+
+    study = load_existing_study(study_name, resolve_storage_url(storage))
+    folder = out or Path("sweeper-reports") / study_name
+    result = write_report(study, folder)
+    console.print(leaderboard(study.get_trials(deepcopy=False)))
+    counts = " · ".join(f"{state.lower()} {n}" for state, n in sorted(result.counts.items()))
+    console.print(f"trials: {counts or 'none'}")
+    if result.importances:
+        table = Table(title="Parameter importances", header_style="bold")
+        table.add_column("param")
+        table.add_column("importance", justify="right")
+        for param, value in result.importances.items():
+            table.add_row(param, f"{value:.3f}")
+        console.print(table)
+    for plot, why in result.skipped.items():
+        console.print(f"[yellow]skipped {plot}[/]: {why}", highlight=False)
+    parent = study.user_attrs.get(PARENT_ATTR)
+    if parent:
+        Tracker(resolve_tracking_uri(tracking_uri), study_name).log_dir(parent, folder, "report")
+        console.print(f"logged {len(result.files)} files on MLflow run {parent} (artifacts/report)")
+    console.print(f"wrote {folder}/")
+
+
+def studies(storage: StorageOption = None) -> None:
+    """The studies in a storage, with trial counts and best values.
+
+    Example: sweeper studies --storage sqlite:///sweeps.db
+    """
+    import optuna
+
+    from sweeper.errors import StudyError
+    from sweeper.secrets import mask_url
+    from sweeper.storage import resolve_storage_url
+
+    url = resolve_storage_url(storage)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise StudyError(f"--storage {url}: no such file (run a sweep first)")
+    table = Table(title=f"Studies in {mask_url(url)}", header_style="bold")
+    for column in (
+        "study",
+        "complete",
+        "pruned",
+        "failed",
+        "running",
+        "best val_acc",
+        "best trial",
+    ):
+        table.add_column(column, justify="left" if column == "study" else "right")
+    for summary in optuna.get_all_study_summaries(url, include_best_trial=True):
+        states = [
+            t.state.name
+            for t in optuna.load_study(study_name=summary.study_name, storage=url).get_trials(
+                deepcopy=False
+            )
+        ]
+        best = summary.best_trial
+        table.add_row(
+            summary.study_name,
+            *(str(states.count(s)) for s in ("COMPLETE", "PRUNED", "FAIL", "RUNNING")),
+            "-" if best is None or best.value is None else f"{best.value:.4f}",
+            "-" if best is None else str(best.number),
+        )
+    console.print(table)

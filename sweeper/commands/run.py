@@ -1,0 +1,93 @@
+"""`sweeper run`: an Optuna study in a shared storage, tracked in MLflow."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from sweeper.commands.options import DataOption, StorageOption, TrackingOption
+
+
+class SamplerChoice(StrEnum):
+    tpe = "tpe"
+    random = "random"
+    grid = "grid"
+
+
+class PrunerChoice(StrEnum):
+    hyperband = "hyperband"
+    median = "median"
+    none = "none"
+
+
+class DeviceChoice(StrEnum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+def run(
+    study_file: Path = typer.Argument(..., help="A study file (see studies/).", show_default=False),
+    trials: int | None = typer.Option(
+        None, "--trials", "-n", min=1, help="Target of finished trials for the whole study."
+    ),
+    timeout: float | None = typer.Option(
+        None, min=1, help="Start no new trial after this many seconds."
+    ),
+    data: DataOption = None,
+    storage: StorageOption = None,
+    tracking_uri: TrackingOption = None,
+    study_name: str | None = typer.Option(
+        None, help="Study (and MLflow experiment) name [default: the file's]."
+    ),
+    workers: int = typer.Option(1, min=1, help="Worker processes on this machine."),
+    sampler: SamplerChoice | None = typer.Option(None, help="Sampler [default: the file's]."),
+    pruner: PrunerChoice | None = typer.Option(None, help="Pruner [default: the file's]."),
+    seed: int | None = typer.Option(None, help="Sampler seed [default: the file's]."),
+    device: DeviceChoice = typer.Option(DeviceChoice.auto, help="Training device."),
+    heartbeat: int = typer.Option(10, min=1, help="Seconds between a running trial's heartbeats."),
+    grace: int = typer.Option(
+        30, min=2, help="Seconds without a heartbeat before a trial is failed and retried."
+    ),
+) -> None:
+    """Run (or resume) a sweep: each trial trains on the study's fixed subset, pruned on val_acc.
+
+    The same study name resumes the same study; --trials is the study's total, however many
+    workers or machines share it.
+
+    Example: sweeper run studies/quick.py --trials 20
+    """
+    from sweeper.runner import execute
+
+    console = Console(stderr=True)
+    worker_index = int(os.environ.get("SWEEPER_WORKER_INDEX", "0"))
+    try:
+        code = execute(
+            study_file=study_file,
+            trials=trials,
+            timeout=timeout,
+            data=data,
+            storage=storage,
+            tracking_uri=tracking_uri,
+            study_name=study_name,
+            workers=workers,
+            sampler=sampler.value if sampler else None,
+            pruner=pruner.value if pruner else None,
+            seed=seed,
+            device=device.value,
+            heartbeat=heartbeat,
+            grace=grace,
+            worker_index=worker_index,
+            argv=sys.argv[1:],
+            console=console,
+        )
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]: run the same command again to resume.")
+        raise typer.Exit(130) from None
+    if code:
+        raise typer.Exit(code)

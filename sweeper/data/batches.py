@@ -1,0 +1,106 @@
+"""Batch iterators over a Split: seeded, on the training device, tensor arithmetic only.
+
+`FrameBatches` yields frame windows (for frame classifiers); `SequenceBatches` yields padded
+whole utterances (for sequence models). Both move the split to the device once; every batch is
+gathered there from index tensors, with no per-frame Python work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from sweeper.data.split import Split
+from sweeper.data.windows import check_window, gather_windows
+
+
+class _Batches:
+    def __init__(
+        self,
+        split: Split,
+        n: int,
+        batch_size: int,
+        *,
+        shuffle: bool,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        check_window(n)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.n = n
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.device = torch.device(device)
+        self.num_frames = split.num_frames
+        self.num_utterances = split.num_utterances
+        self.cpu_lengths = split.lengths
+        self.features = split.features.to(self.device)
+        self.labels = None if split.labels is None else split.labels.to(self.device)
+        self.offsets = split.offsets.to(self.device)
+        self.lengths = split.lengths.to(self.device)
+
+    def _order(self, count: int, epoch: int) -> torch.Tensor:
+        """0..count-1 (on the CPU), permuted as a pure function of (seed, epoch) when shuffling."""
+        if not self.shuffle:
+            return torch.arange(count)
+        return torch.from_numpy(np.random.default_rng((self.seed, epoch)).permutation(count))
+
+
+class FrameBatches(_Batches):
+    """Batches of (x, y): x float32 (B, 39*n) windows, y int64 (B,) centre labels or None.
+
+    `len()` is batches per epoch; shuffle=False gives every frame in file order (prediction).
+    """
+
+    def __len__(self) -> int:
+        return -(-self.num_frames // self.batch_size)
+
+    def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        for frames in self._order(self.num_frames, epoch).to(self.device).split(self.batch_size):
+            utterance = torch.searchsorted(self.offsets, frames, right=True) - 1
+            first = self.offsets[utterance]
+            last = first + self.lengths[utterance] - 1
+            x = gather_windows(self.features, frames, first, last, self.n)
+            yield x, None if self.labels is None else self.labels[frames]
+
+
+@dataclass(frozen=True)
+class SequenceBatch:
+    """Padded utterances: x (B, T, 39*n) zero-padded; y (B, T) padded with -100, the
+    ignore_index of CrossEntropyLoss (None when unlabelled); lengths int64 (B,) on the CPU, as
+    pack_padded_sequence wants; mask bool (B, T), True on real steps."""
+
+    x: torch.Tensor
+    y: torch.Tensor | None
+    lengths: torch.Tensor
+    mask: torch.Tensor
+
+
+class SequenceBatches(_Batches):
+    """Batches of `batch_size` whole utterances; each step is an n-frame window (n=1: a frame).
+
+    `len()` is batches per epoch; shuffle=False keeps file order.
+    """
+
+    def __len__(self) -> int:
+        return -(-self.num_utterances // self.batch_size)
+
+    def epoch(self, epoch: int) -> Iterator[SequenceBatch]:
+        for utterances in self._order(self.num_utterances, epoch).split(self.batch_size):
+            lengths = self.cpu_lengths[utterances]
+            on_device = utterances.to(self.device)
+            first = self.offsets[on_device].unsqueeze(1)
+            steps = torch.arange(int(lengths.max()), device=self.device)
+            mask = steps < self.lengths[on_device].unsqueeze(1)
+            last = first + self.lengths[on_device].unsqueeze(1) - 1
+            # steps past an utterance's end point at its last frame, then are masked out
+            frames = torch.minimum(first + steps, last)
+            x = gather_windows(self.features, frames, first, last, self.n)
+            x = x.masked_fill(~mask.unsqueeze(-1), 0.0)
+            y = None if self.labels is None else self.labels[frames].masked_fill(~mask, -100)
+            yield SequenceBatch(x=x, y=y, lengths=lengths, mask=mask)

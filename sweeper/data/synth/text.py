@@ -1,0 +1,39 @@
+"""Sentences of common English words, sampled by their frequency in `wordfreq`'s English list."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import numpy as np
+import wordfreq
+
+VOCABULARY_SIZE = 5000
+MIN_WORDS, MAX_WORDS = 4, 20
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+
+
+@functools.cache
+def vocabulary() -> tuple[tuple[str, ...], np.ndarray]:
+    """The words and their sampling probabilities (proportional to frequency).
+
+    Stray single letters (tokeniser leftovers such as "s" and "t") are left out; "a" and "i" stay.
+    """
+    words = tuple(
+        word
+        for word in wordfreq.top_n_list("en", VOCABULARY_SIZE)
+        if _WORD.fullmatch(word) and (len(word) > 1 or word in ("a", "i"))
+    )
+    frequencies = np.array([wordfreq.word_frequency(word, "en") for word in words])
+    return words, frequencies / frequencies.sum()
+
+
+def sentence(rng: np.random.Generator) -> str:
+    """4 to 20 words; sometimes a comma (a pause) inside and a question's intonation."""
+    words, probabilities = vocabulary()
+    count = int(rng.integers(MIN_WORDS, MAX_WORDS + 1))
+    chosen = [words[i] for i in rng.choice(len(words), size=count, p=probabilities)]
+    if count >= 6 and rng.random() < 0.3:
+        comma = int(rng.integers(2, count - 2))
+        chosen[comma] += ","
+    return " ".join(chosen) + ("?" if rng.random() < 0.1 else ".")

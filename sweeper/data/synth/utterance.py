@@ -1,0 +1,133 @@
+"""One synthetic utterance: text -> eSpeak NG speech -> perturbed, noisy audio -> (features,
+frame labels). The knobs that set the corpus's difficulty are the constants below; corpus.json
+records them.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from sweeper.data.synth import audio
+from sweeper.data.synth.espeak import synthesize
+from sweeper.data.synth.features import SAMPLE_RATE, features, frame_centres
+from sweeper.data.synth.phonemes import phone_segments, segment_labels
+from sweeper.data.synth.speakers import TRAIN_VARIANTS, Speaker
+from sweeper.data.synth.text import sentence
+from sweeper.phones import SILENCE, SPOKEN_NOISE
+
+RATE_JITTER = (0.85, 1.15)  # per-utterance factor on the speaker's words per minute
+PITCH_JITTER = 6.0  # standard deviation around the speaker's pitch (eSpeak units)
+PITCH_RANGE = (20, 90)  # eSpeak intonation range
+EDGE_SILENCE_S = (0.05, 0.4)  # silence before and after the sentence
+BURSTS_PER_UTTERANCE = 0.6  # mean of a Poisson count of inserted non-speech noises (spn)
+BURST_LEVEL = (0.1, 0.6)  # burst peak relative to the speech peak
+REVERB_PROBABILITY = 0.5
+RT60_S = (0.15, 0.6)
+NOISE_KINDS = {"white": 0.2, "pink": 0.3, "brown": 0.2, "babble": 0.3}
+NOISE_EXPONENTS = {"white": 0.0, "pink": 1.0, "brown": 2.0}
+BABBLE_TALKERS = (2, 6)
+SNR_DB = (5.0, 30.0)
+_BABBLE_STREAM = 2
+
+
+def knobs() -> dict[str, object]:
+    """The difficulty settings, for corpus.json."""
+    return {
+        "rate_jitter": RATE_JITTER,
+        "pitch_jitter": PITCH_JITTER,
+        "pitch_range": PITCH_RANGE,
+        "edge_silence_s": EDGE_SILENCE_S,
+        "bursts_per_utterance": BURSTS_PER_UTTERANCE,
+        "burst_level": BURST_LEVEL,
+        "reverb_probability": REVERB_PROBABILITY,
+        "rt60_s": RT60_S,
+        "noise_kinds": NOISE_KINDS,
+        "babble_talkers": BABBLE_TALKERS,
+        "snr_db": SNR_DB,
+    }
+
+
+@dataclass(frozen=True)
+class Utterance:
+    text: str
+    features: np.ndarray  # float32 (frames, 39)
+    labels: np.ndarray  # int64 (frames,)
+
+
+Segments = list[tuple[int, int]]
+
+
+def _splice(wave: np.ndarray, segments: Segments, at: int, piece: np.ndarray, label: int):
+    """Insert `piece` (labelled `label`) at sample `at`; what was there resumes after it."""
+    before = [(start, phone) for start, phone in segments if start < at]
+    after = [(start + len(piece), phone) for start, phone in segments if start >= at]
+    resumed = next(phone for start, phone in reversed(segments) if start <= at)
+    spliced = [*before, (at, label), (at + len(piece), resumed), *after]
+    return np.concatenate([wave[:at], piece, wave[at:]]), spliced
+
+
+def _pad(wave: np.ndarray, segments: Segments, lead: int, trail: int):
+    """Silence around the sentence (eSpeak's own pauses are short)."""
+    shifted = [(0, SILENCE)] + [(start + lead, phone) for start, phone in segments]
+    shifted.append((lead + len(wave), SILENCE))
+    return np.concatenate([np.zeros(lead), wave, np.zeros(trail)]), shifted
+
+
+@functools.cache
+def babble_bank(seed: int) -> np.ndarray:
+    """About a minute of unit-power speech by train voices at 16 kHz, the same in every process."""
+    rng = np.random.default_rng([seed, _BABBLE_STREAM])
+    pieces = []
+    for _ in range(16):
+        voice = f"en-us+{TRAIN_VARIANTS[int(rng.integers(len(TRAIN_VARIANTS)))]}"
+        rate = int(rng.integers(140, 200))
+        speech = synthesize(sentence(rng), voice, rate, 50, 50, int(rng.integers(2**31)))
+        wave = audio.resample(speech.samples / 32768.0, SAMPLE_RATE / speech.sample_rate)
+        pieces.append(wave / np.sqrt(np.mean(wave**2)))
+    return np.concatenate(pieces)
+
+
+def render(speaker: Speaker, rng: np.random.Generator, seed: int) -> Utterance:
+    """A new utterance by `speaker`; every random choice comes from `rng`."""
+    text = sentence(rng)
+    speech = synthesize(
+        text,
+        speaker.voice,
+        rate=round(speaker.rate * rng.uniform(*RATE_JITTER)),
+        pitch=int(np.clip(round(speaker.pitch + rng.normal(0, PITCH_JITTER)), 0, 100)),
+        pitch_range=int(rng.integers(*PITCH_RANGE)),
+        noise_seed=int(rng.integers(2**31)),
+    )
+    rate = speech.sample_rate
+    wave = speech.samples / 32768.0
+    segments = phone_segments(speech.phonemes, len(wave))
+
+    peak = np.max(np.abs(wave))
+    places = [*speech.words, len(wave)]
+    chosen = rng.choice(places, size=min(rng.poisson(BURSTS_PER_UTTERANCE), len(places)))
+    for at in sorted(chosen.tolist(), reverse=True):  # from the end: earlier places stay valid
+        noise = audio.burst(rng, rate) * peak * rng.uniform(*BURST_LEVEL)
+        wave, segments = _splice(wave, segments, at, noise, SPOKEN_NOISE)
+    lead, trail = (int(rng.uniform(*EDGE_SILENCE_S) * rate) for _ in range(2))
+    wave, segments = _pad(wave, segments, lead, trail)
+
+    ratio = SAMPLE_RATE / rate / speaker.warp
+    wave = audio.resample(wave, ratio)
+    segments = [(round(start * ratio), phone) for start, phone in segments]
+    wave = audio.tilt(wave, speaker.tilt + rng.normal(0, 0.1))
+    if rng.random() < REVERB_PROBABILITY:
+        wave = audio.reverberate(wave, rng, SAMPLE_RATE, rng.uniform(*RT60_S))
+
+    kind = rng.choice(list(NOISE_KINDS), p=list(NOISE_KINDS.values()))
+    if kind == "babble":
+        noise = audio.babble(rng, babble_bank(seed), len(wave), int(rng.integers(*BABBLE_TALKERS)))
+    else:
+        noise = audio.coloured_noise(rng, len(wave), NOISE_EXPONENTS[kind])
+    speaking = segment_labels(segments, np.arange(len(wave))) != SILENCE
+    wave = audio.add_noise(wave, noise, rng.uniform(*SNR_DB), wave[speaking])
+
+    feats = features(wave)
+    return Utterance(text, feats, segment_labels(segments, frame_centres(len(feats))))

@@ -1,0 +1,185 @@
+"""What the user watches: a live table of a study, read from its storage.
+
+Reading the storage (not in-process callbacks) shows every worker's trials, local or remote.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+STATE_STYLE = {
+    "COMPLETE": "green",
+    "PRUNED": "yellow",
+    "FAIL": "red",
+    "RUNNING": "cyan",
+    "WAITING": "dim",
+}
+
+
+def format_params(params: dict[str, Any], width: int = 60) -> str:
+    parts = []
+    for key, value in params.items():
+        shown = f"{value:.3g}" if isinstance(value, float) else str(value)
+        parts.append(f"{key}={shown}")
+    text = " ".join(parts)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def trial_seconds(trial: FrozenTrial) -> float | None:
+    if trial.datetime_start is None:
+        return None
+    end = trial.datetime_complete or datetime.now()
+    return (end - trial.datetime_start).total_seconds()
+
+
+def best_of(trial: FrozenTrial) -> float | None:
+    if trial.state == TrialState.COMPLETE:
+        return trial.value
+    values = trial.intermediate_values.values()
+    return max(values) if values else None
+
+
+def trial_line(trial: FrozenTrial, epochs: int) -> Text:
+    state = trial.state.name
+    best = best_of(trial)
+    seconds = trial_seconds(trial) or 0.0
+    line = Text.assemble(
+        (f"trial {trial.number:>3} ", "bold"),
+        (f"{state:<8}", STATE_STYLE.get(state, "")),
+        f" val_acc {best:.4f}" if best is not None else " val_acc   -   ",
+        f"  epochs {len(trial.intermediate_values)}/{epochs}",
+        f"  {seconds:6.1f}s  ",
+        (format_params(trial.params), "dim"),
+    )
+    reason = trial.user_attrs.get("fail_reason")
+    if state == "FAIL" and reason:
+        line.append(f"  ({reason})", "red")
+    return line
+
+
+class Board:
+    """Polls a study and keeps a Rich Live table current; prints a line per finished trial."""
+
+    def __init__(
+        self, study: optuna.Study, target: int, epochs: int, workers: int, console: Console
+    ) -> None:
+        self.study = study
+        self.target = target
+        self.epochs = epochs
+        self.workers = workers
+        self.console = console
+        self._reported = {
+            t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()
+        }
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="sweeper-board", daemon=True)
+        self._live = Live(console=console, refresh_per_second=2, transient=True)
+
+    def __enter__(self) -> Board:
+        self._live.__enter__()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.poll()  # the last trials that finished after the final tick
+        self._live.__exit__(None, None, None)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(1.0):
+            try:
+                self.poll()
+            except Exception:  # a busy or restarting database must not kill the display
+                continue
+
+    def poll(self) -> None:
+        trials = self.study.get_trials(deepcopy=False)
+        for trial in trials:
+            if trial.state.is_finished() and trial.number not in self._reported:
+                self._reported.add(trial.number)
+                self._live.console.print(trial_line(trial, self.epochs))
+        self._live.update(self.render(trials))
+
+    def render(self, trials: list[FrozenTrial]) -> Group:
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for column in ("trial", "state", "epoch", "val_acc", "seconds", "params"):
+            table.add_column(column, justify="left" if column in ("state", "params") else "right")
+        running = [t for t in trials if t.state == TrialState.RUNNING]
+        for trial in running:
+            best = best_of(trial)
+            table.add_row(
+                str(trial.number),
+                Text(trial.state.name, STATE_STYLE["RUNNING"]),
+                f"{len(trial.intermediate_values)}/{self.epochs}",
+                "-" if best is None else f"{best:.4f}",
+                f"{trial_seconds(trial) or 0:.0f}",
+                format_params(trial.params),
+            )
+        return Group(table, summary(trials, self.target, self.workers))
+
+
+def summary(trials: list[FrozenTrial], target: int, workers: int) -> Text:
+    by_state = {s: sum(t.state == s for t in trials) for s in TrialState}
+    finished = by_state[TrialState.COMPLETE] + by_state[TrialState.PRUNED]
+    text = Text.assemble(
+        ("finished ", "bold"),
+        f"{finished}/{target}",
+        f" · complete {by_state[TrialState.COMPLETE]}",
+        f" · pruned {by_state[TrialState.PRUNED]}",
+        f" · failed {by_state[TrialState.FAIL]}",
+        f" · running {by_state[TrialState.RUNNING]}",
+    )
+    complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    if complete:
+        best = max(complete, key=lambda t: t.value or 0.0)
+        text.append(f" · best {best.value:.4f} (trial {best.number})", "green")
+    durations = [
+        s
+        for t in trials
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+        for s in [trial_seconds(t)]
+        if s is not None
+    ]
+    if durations and finished < target:
+        eta = sum(durations) / len(durations) * (target - finished) / max(1, workers)
+        text.append(f" · ETA {format_duration(eta)}")
+    return text
+
+
+def format_duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def leaderboard(trials: list[FrozenTrial], top: int = 10) -> Table:
+    complete = sorted(
+        (t for t in trials if t.state == TrialState.COMPLETE and t.value is not None),
+        key=lambda t: t.value or 0.0,
+        reverse=True,
+    )[:top]
+    table = Table(title=f"Top {len(complete)} trials", header_style="bold")
+    for column in ("rank", "trial", "val_acc", "n_params", "epochs", "seconds", "params"):
+        table.add_column(column, justify="left" if column == "params" else "right")
+    for rank, trial in enumerate(complete, 1):
+        table.add_row(
+            str(rank),
+            str(trial.number),
+            f"{trial.value:.4f}",
+            f"{trial.user_attrs.get('n_params', 0):,}",
+            str(trial.user_attrs.get("best_epoch", "-"))
+            + f"/{trial.user_attrs.get('epochs_run', '-')}",
+            f"{trial.user_attrs.get('seconds', 0):.1f}",
+            format_params(trial.params, 80),
+        )
+    return table

@@ -1,0 +1,16 @@
+"""Model families built from a plain config dict, and parameter counting / matching."""
+
+from sweeper.models.config import DEFAULTS, FAMILIES, ConfigError, RunConfig, resolve_config
+from sweeper.models.families import build_model
+from sweeper.models.sizing import count_parameters, match_width
+
+__all__ = [
+    "DEFAULTS",
+    "FAMILIES",
+    "ConfigError",
+    "RunConfig",
+    "build_model",
+    "count_parameters",
+    "match_width",
+    "resolve_config",
+]

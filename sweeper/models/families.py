@@ -1,0 +1,128 @@
+"""The three model families. Each returns raw logits: CrossEntropyLoss applies the softmax.
+
+- `mlp`: the concatenated window (B, 39*n) -> blocks of Linear, BatchNorm1d, ReLU, Dropout -> 41.
+- `rnn-window`: the window as an (n, 39) sequence -> (Bi)LSTM/GRU -> centre or last step -> head.
+- `rnn-seq`: whole utterances (B, T, 39*n) plus lengths -> optional Conv1d -> (Bi)LSTM/GRU -> a
+  per-frame head; logits (B, T, 41), zero at padded steps.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from sweeper.models.config import RunConfig, resolve_config
+from sweeper.phones import FEATURE_DIM, NUM_CLASSES
+
+
+def block(d_in: int, d_out: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(d_in, d_out), nn.BatchNorm1d(d_out), nn.ReLU(), nn.Dropout(dropout)
+    )
+
+
+class MLP(nn.Sequential):
+    def __init__(self, cfg: RunConfig) -> None:
+        widths = [FEATURE_DIM * cfg.n]
+        widths += [max(1, round(cfg.hidden * cfg.taper**i)) for i in range(cfg.layers)]
+        super().__init__(
+            *(block(d_in, d_out, cfg.dropout) for d_in, d_out in pairwise(widths)),
+            nn.Linear(widths[-1], NUM_CLASSES),
+        )
+
+
+def recurrent(cfg: RunConfig, d_in: int) -> nn.LSTM | nn.GRU:
+    """The (Bi)LSTM/GRU stack: Xavier input weights, orthogonal recurrent ones, zero biases."""
+    cell = nn.LSTM if cfg.cell == "lstm" else nn.GRU
+    rnn = cell(
+        d_in,
+        cfg.hidden,
+        num_layers=cfg.layers,
+        batch_first=True,
+        bidirectional=cfg.bidirectional,
+        dropout=cfg.dropout if cfg.layers > 1 else 0.0,
+    )
+    for name, param in rnn.named_parameters():
+        if name.startswith("weight_ih"):
+            nn.init.xavier_uniform_(param)
+        elif name.startswith("weight_hh"):
+            nn.init.orthogonal_(param)
+        else:
+            nn.init.zeros_(param)
+    return rnn
+
+
+def head(cfg: RunConfig) -> nn.Sequential:
+    """RNN features -> LayerNorm, ReLU, Dropout -> `head_layers` blocks -> class logits."""
+    d_rnn = cfg.hidden * (2 if cfg.bidirectional else 1)
+    widths = [d_rnn] + [cfg.hidden] * cfg.head_layers
+    return nn.Sequential(
+        nn.LayerNorm(d_rnn),
+        nn.ReLU(),
+        nn.Dropout(cfg.dropout),
+        *(block(d_in, d_out, cfg.dropout) for d_in, d_out in pairwise(widths)),
+        nn.Linear(widths[-1], NUM_CLASSES),
+    )
+
+
+class WindowRNN(nn.Module):
+    """Reads the n frames of a window as a sequence and classifies its centre frame."""
+
+    def __init__(self, cfg: RunConfig) -> None:
+        super().__init__()
+        self.n, self.pool, self.hidden = cfg.n, cfg.pool, cfg.hidden
+        self.rnn = recurrent(cfg, FEATURE_DIM)
+        self.head = head(cfg)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        steps, _ = self.rnn(x.view(len(x), self.n, FEATURE_DIM))
+        if self.pool == "centre":
+            return self.head(steps[:, self.n // 2])
+        # "last": each direction's final step, so a backward RNN has read the whole window too
+        forward_last = steps[:, -1, : self.hidden]
+        if not self.rnn.bidirectional:
+            return self.head(forward_last)
+        return self.head(torch.cat([forward_last, steps[:, 0, self.hidden :]], dim=1))
+
+
+class SequenceRNN(nn.Module):
+    """Reads whole utterances; each step's input is an n-frame window (n = 1: a single frame).
+
+    Padded steps never reach the RNN or the head (packed sequences), and are zeroed before the
+    Conv1d, so an utterance gets the same logits whatever it is batched with.
+    """
+
+    def __init__(self, cfg: RunConfig) -> None:
+        super().__init__()
+        d_in = FEATURE_DIM * cfg.n
+        self.conv = (
+            nn.Sequential(
+                nn.Conv1d(d_in, cfg.conv_channels, cfg.conv_kernel, padding=cfg.conv_kernel // 2),
+                nn.ReLU(),
+            )
+            if cfg.conv_channels
+            else None
+        )
+        self.rnn = recurrent(cfg, cfg.conv_channels or d_in)
+        self.head = head(cfg)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        steps = x.shape[1]
+        if self.conv is not None:
+            real = torch.arange(steps, device=x.device) < lengths.to(x.device)[:, None]
+            x = self.conv((x * real[..., None]).transpose(1, 2)).transpose(1, 2)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.rnn(packed)
+        logits = out._replace(data=self.head(out.data))
+        return pad_packed_sequence(logits, batch_first=True, total_length=steps)[0]
+
+
+def build_model(config: dict[str, Any] | RunConfig) -> nn.Module:
+    """The untrained model a config describes (defaults fill missing keys)."""
+    cfg = resolve_config(config)
+    family = {"mlp": MLP, "rnn-window": WindowRNN, "rnn-seq": SequenceRNN}[cfg.family]
+    return family(cfg)

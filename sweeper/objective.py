@@ -1,0 +1,146 @@
+"""The Optuna objective: one trial = one training run on the study's fixed subset, tracked.
+
+The trainer knows nothing of Optuna or MLflow; this layer turns its per-epoch callback into
+pruner reports and MLflow metrics, and records every outcome in both stores.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+import torch
+
+from sweeper.data import Split
+from sweeper.models import count_parameters
+from sweeper.studyfile import StudyFile, call_search_space
+from sweeper.tracking import RUN_ATTR, Tracker, config_json
+from sweeper.train import EpochStats, train
+
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+FAIL_REASON = "fail_reason"
+
+
+class SurplusTrial(Exception):
+    """Another worker started the study's last trial at the same moment; this one stands down."""
+
+
+@dataclass
+class TrialContext:
+    study_file: StudyFile
+    train: Split
+    val: Split
+    tracker: Tracker
+    parent_run_id: str
+    tags: dict[str, str]
+    target: int
+    device: str = "auto"
+    threads: int | None = None
+
+
+def trial_config(study_file: StudyFile, trial: optuna.Trial) -> dict[str, Any]:
+    return {"epochs": study_file.spec.epochs, **call_search_space(study_file, trial)}
+
+
+def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
+    def objective(trial: optuna.Trial) -> float:
+        _stand_down_if_surplus(trial, ctx.target)
+        config = trial_config(ctx.study_file, trial)
+        n_params = count_parameters(config)
+        trial.set_user_attr("n_params", n_params)
+        tags = dict(ctx.tags)
+        retry_of = trial.system_attrs.get("failed_trial")
+        if retry_of is not None:
+            tags["sweeper.retry_of"] = str(retry_of)
+        run_id = ctx.tracker.start_trial(
+            ctx.parent_run_id, trial.number, {**config, "n_params": n_params}, tags
+        )
+        trial.set_user_attr(RUN_ATTR, run_id)
+        started = time.perf_counter()
+
+        def on_epoch(stats: EpochStats) -> None:
+            ctx.tracker.log_epoch(
+                run_id,
+                stats.epoch,
+                {
+                    "train_loss": stats.train_loss,
+                    "train_acc": stats.train_acc,
+                    "val_loss": stats.val_loss,
+                    "val_acc": stats.val_acc,
+                    "epoch_seconds": stats.epoch_seconds,
+                    "lr": stats.lr,
+                },
+            )
+            trial.set_user_attr("epochs_run", stats.epoch)
+            trial.report(stats.val_acc, stats.epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(
+                    f"pruned at epoch {stats.epoch}: val_acc {stats.val_acc:.4f}"
+                )
+
+        try:
+            result = train(
+                config,
+                ctx.train,
+                ctx.val,
+                on_epoch=on_epoch,
+                device=ctx.device,
+                threads=ctx.threads,
+            )
+        except optuna.TrialPruned as exc:
+            _record_end(trial, time.perf_counter() - started)
+            ctx.tracker.finish(run_id, "PRUNED", str(exc))
+            raise
+        except BaseException as exc:
+            reason = _reason(exc)
+            trial.set_user_attr(FAIL_REASON, reason)
+            _record_end(trial, time.perf_counter() - started)
+            ctx.tracker.finish(run_id, "FAIL", reason)
+            raise
+        trial.set_user_attr("best_epoch", result.best_epoch)
+        trial.set_user_attr("epochs_run", result.epochs_run)
+        _record_end(trial, time.perf_counter() - started)
+        ctx.tracker.log_metrics(
+            run_id, {"best_val_acc": result.best_val_acc, "best_epoch": result.best_epoch}
+        )
+        ctx.tracker.log_files(
+            run_id, {"model.pt": _state_bytes(result.model), "config.json": config_json(config)}
+        )
+        ctx.tracker.finish(run_id, "COMPLETE")
+        return result.best_val_acc
+
+    return objective
+
+
+def _stand_down_if_surplus(trial: optuna.Trial, target: int) -> None:
+    """Never run past the study's target: finished trials and those running ahead of this one
+    may already fill it when several workers asked for a trial at the same moment."""
+    states = (*FINISHED, optuna.trial.TrialState.RUNNING)
+    ahead = [
+        t
+        for t in trial.study.get_trials(deepcopy=False, states=states)
+        if t.state in FINISHED or t.number < trial.number
+    ]
+    if len(ahead) >= target:
+        trial.set_user_attr(FAIL_REASON, "surplus: the study's target was already filled")
+        raise SurplusTrial(f"the study already has {target} finished or running trials")
+
+
+def _record_end(trial: optuna.Trial, seconds: float) -> None:
+    trial.set_user_attr("seconds", round(seconds, 3))
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _state_bytes(model: torch.nn.Module) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.getvalue()

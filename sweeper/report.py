@@ -1,0 +1,89 @@
+"""`sweeper report`: a study's leaderboard, state counts, parameter importances and plots."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+PLOTS = ("optimization_history", "intermediate_values", "param_importances", "parallel_coordinate")
+
+
+@dataclass(frozen=True)
+class Report:
+    counts: dict[str, int]
+    importances: dict[str, float]
+    files: list[Path]
+    skipped: dict[str, str]  # plot -> why it could not be drawn
+
+
+def write_report(study: optuna.Study, out: Path) -> Report:
+    """Write plots (PNG via matplotlib, interactive HTML via plotly) and a leaderboard CSV."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import optuna.visualization as vis
+    import optuna.visualization.matplotlib as vis_mpl
+
+    out.mkdir(parents=True, exist_ok=True)
+    trials = study.get_trials(deepcopy=False)
+    counts = Counter(t.state.name for t in trials)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    importances: dict[str, float] = {}
+    skipped: dict[str, str] = {}
+    if len(complete) >= 2:
+        try:
+            importances = optuna.importance.get_param_importances(study)
+        except (ValueError, RuntimeError) as exc:
+            skipped["param_importances"] = str(exc)
+    else:
+        skipped["param_importances"] = "needs at least 2 complete trials"
+    files = [_leaderboard_csv(trials, out / "leaderboard.csv")]
+    for plot in PLOTS:
+        if plot in skipped or not complete:
+            skipped.setdefault(plot, "needs complete trials")
+            continue
+        try:
+            axes = getattr(vis_mpl, f"plot_{plot}")(study)
+            figure = (axes.flat[0] if hasattr(axes, "flat") else axes).figure
+            figure.set_size_inches(10, 6)
+            figure.tight_layout()
+            figure.savefig(out / f"{plot}.png", dpi=110)
+            plt.close(figure)
+            getattr(vis, f"plot_{plot}")(study).write_html(
+                out / f"{plot}.html", include_plotlyjs="directory"
+            )
+        except (ValueError, RuntimeError) as exc:
+            skipped[plot] = str(exc)
+            continue
+        files += [out / f"{plot}.png", out / f"{plot}.html"]
+    return Report(dict(counts), importances, files, skipped)
+
+
+def _leaderboard_csv(trials: list[optuna.trial.FrozenTrial], path: Path) -> Path:
+    ranked = sorted(
+        (t for t in trials if t.state == TrialState.COMPLETE and t.value is not None),
+        key=lambda t: t.value or 0.0,
+        reverse=True,
+    )
+    params = sorted({k for t in ranked for k in t.params})
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["rank", "trial", "val_acc", "n_params", "seconds", *params])
+        for rank, t in enumerate(ranked, 1):
+            writer.writerow(
+                [
+                    rank,
+                    t.number,
+                    f"{t.value:.6f}",
+                    t.user_attrs.get("n_params", ""),
+                    t.user_attrs.get("seconds", ""),
+                    *(t.params.get(k, "") for k in params),
+                ]
+            )
+    return path

@@ -1,0 +1,206 @@
+"""What `sweeper run` does, in order: validate everything, then touch the stores, then sweep."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import subprocess
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from sweeper.errors import StudyError
+from sweeper.studyfile import StudyFile, load_study_file
+
+SPEC_ATTR = "sweeper"
+
+
+def execute(
+    *,
+    study_file: Path,
+    trials: int | None,
+    timeout: float | None,
+    data: Path | None,
+    storage: str | None,
+    tracking_uri: str | None,
+    study_name: str | None,
+    workers: int,
+    sampler: str | None,
+    pruner: str | None,
+    seed: int | None,
+    device: str,
+    heartbeat: int,
+    grace: int,
+    worker_index: int,
+    argv: list[str],
+    console: Console,
+) -> int:
+    from sweeper.data import course_split, load_corpus, subset
+    from sweeper.data.defaults import resolve_data_dir
+    from sweeper.secrets import mask_url
+    from sweeper.storage import resolve_storage_url, resolve_tracking_uri
+
+    # 1. Everything the user typed is checked before any store is touched.
+    sf = load_study_file(study_file)
+    if study_name:
+        sf = dataclasses.replace(sf, name=study_name)
+    spec = sf.spec
+    sampler = sampler or spec.sampler
+    if sampler == "grid" and not spec.grid:
+        raise StudyError(f"--sampler grid: {study_file} defines no `grid` in its StudySpec")
+    if heartbeat >= grace:
+        raise StudyError(f"--grace ({grace}s) must be longer than --heartbeat ({heartbeat}s)")
+    target = trials or spec.default_trials
+    storage_url = resolve_storage_url(storage)
+    tracking = resolve_tracking_uri(tracking_uri)
+    corpus = load_corpus(resolve_data_dir(data))
+
+    # 2. The study's fixed subset: every trial of every worker trains on exactly these frames.
+    train_all, val_all = course_split(corpus.train, seed=spec.split_seed, ratio=spec.train_ratio)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train = subset(train_all, spec.train_frames, seed=spec.subset_seed)
+        val = subset(val_all, spec.val_frames, seed=spec.subset_seed)
+    if worker_index == 0:
+        for warning in caught:
+            console.print(f"[yellow]warning:[/] {warning.message}")
+
+    from sweeper.live import Board, leaderboard
+    from sweeper.objective import TrialContext
+    from sweeper.sweep import SweepOptions, Worker, spawn_workers
+    from sweeper.tracking import context_tags
+
+    opts = SweepOptions(
+        study_file=sf,
+        trials=target,
+        storage_url=storage_url,
+        tracking_uri=tracking,
+        data_dir=corpus.root,
+        sampler=sampler,
+        pruner=pruner or spec.pruner,
+        seed=spec.seed if seed is None else seed,
+        device=device,
+        timeout=timeout,
+        workers=workers,
+        worker_index=worker_index,
+        heartbeat_interval=heartbeat,
+        grace_period=grace,
+    )
+    worker = Worker(opts)
+    study = worker.study
+    settings = study_settings(sf, opts, corpus.fingerprint, train.num_frames, val.num_frames)
+    if worker_index == 0:
+        study.set_user_attr(SPEC_ATTR, settings)
+    tags = context_tags(corpus.fingerprint, spec.subset_seed, device)
+    tags["sweeper.storage"] = mask_url(storage_url)
+    parent = worker.tracker.parent_run(study, tags)
+    worker.tracker.reopen(parent)
+    if worker_index == 0:
+        worker.tracker.set_tags(parent, {**tags, "sweeper.target_trials": str(target)})
+        worker.tracker.log_params(parent, {k: v for k, v in settings.items() if k != "target"})
+
+    threads = int(os.environ.get("SWEEPER_THREADS", 0)) or max(1, (os.cpu_count() or 1) // workers)
+    context = TrialContext(
+        study_file=sf,
+        train=train,
+        val=val,
+        tracker=worker.tracker,
+        parent_run_id=parent,
+        tags={**tags, "sweeper.worker": str(worker_index)},
+        target=target,
+        device=device,
+        threads=threads,
+    )
+    if worker_index != 0:
+        outcome = "interrupted"
+        try:
+            outcome = worker.run(context)
+        finally:
+            worker.close_parent(outcome)
+        return 0
+
+    console.print(
+        f"study [bold]{sf.name}[/]: {target} trials on {train.num_frames:,} train / "
+        f"{val.num_frames:,} val frames, {spec.epochs} epochs each, sampler {opts.sampler}, "
+        f"pruner {opts.pruner}, {workers} worker(s) x {threads} thread(s)",
+        highlight=False,
+    )
+    console.print(
+        f"storage {mask_url(storage_url)} · tracking {mask_url(tracking)}", highlight=False
+    )
+    outcome = "interrupted"
+    with contextlib.ExitStack() as stack:
+        logs = [stack.enter_context(tempfile.TemporaryFile()) for _ in range(1, workers)]
+        procs = spawn_workers(argv, workers, logs)
+        try:
+            with Board(study, target, spec.epochs, workers, console):
+                outcome = worker.run(context)
+                for proc in procs:
+                    proc.wait()
+        finally:
+            _reap(procs, logs, console)
+            worker.close_parent(outcome)
+    console.print(leaderboard(study.get_trials(deepcopy=False)))
+    if outcome == "timeout":
+        console.print(f"[yellow]--timeout reached[/]: run again to continue towards {target}.")
+    console.print(next_steps(sf.name, storage_url, tracking))
+    return 0
+
+
+def study_settings(
+    sf: StudyFile, opts: Any, fingerprint: str, train_frames: int, val_frames: int
+) -> dict[str, Any]:
+    """What `promote`, `report` and `compare` need to know about how the study's trials ran."""
+    spec = sf.spec
+    return {
+        "study_file": str(sf.path.resolve()),
+        "data_dir": str(opts.data_dir),
+        "dataset_fingerprint": fingerprint,
+        "train_frames": spec.train_frames,
+        "val_frames": spec.val_frames,
+        "subset_train_frames": train_frames,
+        "subset_val_frames": val_frames,
+        "epochs": spec.epochs,
+        "split_seed": spec.split_seed,
+        "train_ratio": spec.train_ratio,
+        "subset_seed": spec.subset_seed,
+        "sampler": opts.sampler,
+        "pruner": opts.pruner,
+        "seed": opts.seed,
+        "target": opts.trials,
+    }
+
+
+def _reap(procs: list[subprocess.Popen[bytes]], logs: list[Any], console: Console) -> None:
+    for proc, log in zip(procs, logs, strict=True):
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.returncode not in (0, 130, -2):
+            log.seek(0)
+            tail = log.read().decode(errors="replace").strip().splitlines()[-1:]
+            console.print(f"[red]worker exited with {proc.returncode}[/]: {' '.join(tail)}")
+
+
+def next_steps(name: str, storage_url: str, tracking_uri: str) -> str:
+    from sweeper.secrets import mask_url
+
+    if tracking_uri.startswith(("http://", "https://")):
+        ui = f"open {mask_url(tracking_uri)}"
+    elif tracking_uri == "sqlite:///mlflow.db":
+        ui = "mlflow ui"
+    else:
+        ui = f"mlflow ui --backend-store-uri {mask_url(tracking_uri)}"
+    return (
+        "[bold]Next:[/]\n"
+        f"  {ui}    # every trial: params, curves, artifacts\n"
+        f"  optuna-dashboard {mask_url(storage_url)}\n"
+        f"  sweeper report {name}       # importances and plots\n"
+        f"  sweeper promote {name}      # best trial -> full run, registered model, predictions.csv"
+    )

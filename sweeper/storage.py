@@ -1,0 +1,175 @@
+"""Where studies and runs are stored: URL resolution and Optuna's RDB storage, set up for many
+worker processes (SQLite on one machine, PostgreSQL across machines).
+
+Imports Optuna: import this module inside CLI commands, not at the top of `sweeper.cli`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import warnings
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import optuna
+import sqlalchemy
+from sqlalchemy.engine import URL, make_url
+
+from sweeper.errors import StudyError
+from sweeper.secrets import mask_text, mask_url
+
+DEFAULT_STORAGE = "sqlite:///sweeps.db"
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+STORAGE_ENV = "SWEEPER_STORAGE"
+TRACKING_ENV = "MLFLOW_TRACKING_URI"
+
+# How long a SQLite writer waits for another process's lock before failing with
+# "database is locked": Optuna's transactions are short, so waiting is always right.
+SQLITE_BUSY_TIMEOUT_S = 60
+# An unreachable PostgreSQL host should fail in seconds, not after the TCP timeout.
+POSTGRES_CONNECT_TIMEOUT_S = 10
+
+_logger = logging.getLogger(__name__)
+
+
+def resolve_storage_url(flag: str | None) -> str:
+    """The Optuna storage URL: `flag`, else $SWEEPER_STORAGE, else sqlite:///sweeps.db.
+
+    Raises StudyError (one line, password masked) when the URL is malformed, names an unknown
+    database or a driver that is not installed, or a SQLite file in a missing directory.
+    """
+    if flag:
+        url, source = flag, "--storage"
+    elif os.environ.get(STORAGE_ENV):
+        url, source = os.environ[STORAGE_ENV], f"--storage (from ${STORAGE_ENV})"
+    else:
+        url, source = DEFAULT_STORAGE, "--storage"
+    _parse_database_url(url, source)
+    return url
+
+
+def resolve_tracking_uri(flag: str | None) -> str:
+    """The MLflow tracking URI: `flag`, else $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db."""
+    return flag or os.environ.get(TRACKING_ENV) or DEFAULT_TRACKING_URI
+
+
+def _parse_database_url(url: str, source: str) -> URL:
+    shown = mask_url(url)
+    example = "sqlite:///sweeps.db or postgresql://USER:PASSWORD@HOST:5432/DATABASE"
+    try:
+        parsed = make_url(url)
+    except (sqlalchemy.exc.ArgumentError, ValueError):
+        raise StudyError(f"{source} {shown!r} is not a database URL; expected {example}") from None
+    try:
+        dialect = parsed.get_dialect()
+    except sqlalchemy.exc.NoSuchModuleError:
+        raise StudyError(
+            f"{source} {shown!r}: unknown database {parsed.drivername!r}; expected {example}"
+        ) from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise StudyError(
+            f"{source} {shown!r}: the database driver is not installed ({exc.name or exc})"
+        ) from None
+    database = _sqlite_file(parsed)
+    if database is not None and not database.parent.is_dir():
+        raise StudyError(f"{source} {shown!r}: directory {database.parent} does not exist")
+    return parsed
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    """The database file of a SQLite URL; None for other databases and in-memory SQLite."""
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    # sqlite:///file:NAME?uri=true names its file in SQLite's URI syntax: leave it to SQLite.
+    return None if url.database.startswith("file:") else Path(url.database)
+
+
+def _engine_kwargs(url: URL) -> dict[str, Any]:
+    if url.get_backend_name() == "sqlite":
+        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
+    # pool_pre_ping replaces connections that died with a database restart instead of failing
+    # the next query on them, so workers carry on once the database is back.
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if url.get_backend_name() == "postgresql":
+        kwargs["connect_args"] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}
+    return kwargs
+
+
+def _enable_wal(database: Path) -> None:
+    """Write-ahead logging: readers (every worker's sampler) no longer block the one writer.
+
+    The journal mode is stored in the database file, so setting it once serves every later
+    connection of every process.
+    """
+    with closing(sqlite3.connect(database, timeout=SQLITE_BUSY_TIMEOUT_S)) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+
+
+class _ResilientRDBStorage(optuna.storages.RDBStorage):
+    """RDBStorage whose heartbeat survives a database outage.
+
+    Optuna beats from a background thread that dies at the first storage error; after a
+    database restart the running trial would then look dead to the other workers and be failed
+    although it is healthy. Here a missed beat is logged and the next one is tried as usual.
+    """
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        try:
+            super().record_heartbeat(trial_id)
+        except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError) as exc:
+            cause = exc.__cause__ or exc
+            _logger.warning(
+                "heartbeat of trial id %d missed, storage unreachable: %s",
+                trial_id,
+                mask_text(str(cause).splitlines()[0], [self.url]),
+            )
+
+
+def open_storage(
+    url: str, *, heartbeat_interval: int, grace_period: int, max_retry: int
+) -> optuna.storages.RDBStorage:
+    """Optuna's RDB storage for `url`, ready for several workers on one study.
+
+    Running trials send a heartbeat every `heartbeat_interval` seconds; a trial silent for
+    `grace_period` seconds (its worker was killed) is marked FAIL by the next worker that asks
+    for a trial, and re-queued with the same parameters up to `max_retry` times. SQLite gets a
+    busy timeout and write-ahead logging so local worker processes do not fail on locks; other
+    databases get connection health checks so workers survive a database restart.
+    """
+    if heartbeat_interval < 1 or grace_period <= heartbeat_interval:
+        raise StudyError(
+            f"heartbeat interval ({heartbeat_interval} s) must be at least 1 s and below the "
+            f"grace period ({grace_period} s)"
+        )
+    parsed = _parse_database_url(url, "--storage")
+    database = _sqlite_file(parsed)
+    shown = mask_url(url)
+    try:
+        if database is not None:
+            _enable_wal(database)
+        # Both are marked experimental in Optuna 5 but are its documented answer to dead
+        # workers; the warning would only confuse sweeper's users.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+            return _ResilientRDBStorage(
+                # RDBStorage formats the URL with str.format ({SCHEMA_VERSION}); keep a
+                # password's literal braces intact.
+                url.replace("{", "{{").replace("}", "}}"),
+                engine_kwargs=_engine_kwargs(parsed),
+                heartbeat_interval=heartbeat_interval,
+                grace_period=grace_period,
+                heartbeat_stale_trial_callback=retry,
+            )
+    except (sqlite3.Error, sqlalchemy.exc.SQLAlchemyError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StudyError(
+            f"--storage {shown!r}: cannot open the database: {mask_text(reason, [url])}"
+        ) from None
+    except RuntimeError as exc:  # Optuna's table schema is from another Optuna version
+        raise StudyError(f"--storage {shown!r}: {mask_text(str(exc), [url])}") from None

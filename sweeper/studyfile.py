@@ -1,0 +1,124 @@
+"""Study files: plain Python that defines a search space and the study's settings.
+
+A study file holds a `study = StudySpec(...)` and a `search_space(trial) -> dict` function that
+returns a training config (see sweeper.train.DEFAULTS) using Optuna's define-by-run `suggest_*`.
+This module is light (no torch, optuna or mlflow) so the CLI can validate a file quickly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sweeper.errors import StudyError
+
+SAMPLERS = ("tpe", "random", "grid")
+PRUNERS = ("hyperband", "median", "none")
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """The settings of a study. Every trial trains on the same seeded subset of the train split.
+
+    train_frames / val_frames: subset sizes (whole utterances until at least that many frames).
+    epochs: the epoch budget of a trial (the pruner's max resource).
+    trials: the default `--trials` target (the grid's size for the grid sampler).
+    fixed: config entries shared by every trial (the search space's values win on conflicts).
+    grid: for the grid sampler, the values of each parameter the search space suggests.
+    split_seed / train_ratio: the course's train/val split; subset_seed picks the subset.
+    seed: the sampler's seed (worker k of a parallel run uses seed + k).
+    """
+
+    name: str | None = None
+    description: str = ""
+    train_frames: int = 60_000
+    val_frames: int = 3_000
+    epochs: int = 10
+    trials: int = 20
+    sampler: str = "tpe"
+    pruner: str = "hyperband"
+    pruner_warmup_epochs: int = 1
+    pruner_startup_trials: int = 5
+    seed: int = 0
+    subset_seed: int = 0
+    split_seed: int = 1337
+    train_ratio: float = 0.8
+    fixed: dict[str, Any] = field(default_factory=dict)
+    grid: dict[str, list[Any]] | None = None
+
+    @property
+    def default_trials(self) -> int:
+        if self.sampler == "grid" and self.grid:
+            return math.prod(len(values) for values in self.grid.values())
+        return self.trials
+
+    def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, not {self.sampler!r}")
+        if self.pruner not in PRUNERS:
+            raise ValueError(f"pruner must be one of {', '.join(PRUNERS)}, not {self.pruner!r}")
+        if min(self.train_frames, self.val_frames, self.epochs, self.trials) < 1:
+            raise ValueError("train_frames, val_frames, epochs and trials must be at least 1")
+        if self.sampler == "grid" and not self.grid:
+            raise ValueError("the grid sampler needs `grid={param: [values], ...}`")
+
+
+@dataclass(frozen=True)
+class StudyFile:
+    path: Path
+    name: str
+    spec: StudySpec
+    search_space: Callable[[Any], dict[str, Any]]
+
+
+def load_study_file(path: Path) -> StudyFile:
+    """Import a study file; any problem becomes a StudyError naming the file (and line)."""
+    if not path.is_file():
+        raise StudyError(f"{path}: study file not found")
+    module_name = f"sweeper_study_{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise StudyError(f"{path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses and pickling look modules up by name
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise StudyError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except Exception as exc:
+        raise StudyError(f"{_where(path, exc)}: {type(exc).__name__}: {exc}") from None
+    study = getattr(module, "study", StudySpec())
+    if not isinstance(study, StudySpec):
+        raise StudyError(f"{path}: `study` must be a sweeper.studyfile.StudySpec")
+    search_space = getattr(module, "search_space", None)
+    if not callable(search_space):
+        raise StudyError(f"{path}: defines no `search_space(trial) -> dict` function")
+    return StudyFile(path, study.name or path.stem, study, search_space)
+
+
+def _where(path: Path, exc: BaseException) -> str:
+    """`file:line` of the innermost frame inside the study file, or just the file."""
+    resolved = str(path.resolve())
+    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == resolved]
+    return f"{path}:{lines[-1]}" if lines else str(path)
+
+
+def call_search_space(study_file: StudyFile, trial: Any) -> dict[str, Any]:
+    """Run the search space for a trial; a broken one is a StudyError naming its line."""
+    try:
+        config = study_file.search_space(trial)
+    except Exception as exc:
+        if type(exc).__module__.startswith("optuna"):
+            raise  # pruning and Optuna's own errors keep their meaning
+        raise StudyError(
+            f"{_where(study_file.path, exc)}: search_space failed: {type(exc).__name__}: {exc}"
+        ) from None
+    if not isinstance(config, dict):
+        raise StudyError(f"{study_file.path}: search_space must return a dict, not {config!r}")
+    return {**study_file.spec.fixed, **config}

@@ -1,0 +1,209 @@
+"""Running a study: samplers and pruners, the trial budget, workers, interruption.
+
+Coordination is Optuna's own: every worker (a process here, or on another machine) loads the
+same study from the shared storage; heartbeats find trials whose worker died and re-queue them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import optuna
+from optuna.storages import RetryFailedTrialCallback
+from optuna.trial import FrozenTrial, TrialState
+
+from sweeper.errors import StudyError
+from sweeper.objective import FAIL_REASON, FINISHED, TrialContext, make_objective
+from sweeper.studyfile import StudyFile, StudySpec
+from sweeper.tracking import PARENT_ATTR, RUN_ATTR, Tracker
+
+MAX_FAILURES_IN_A_ROW = 5
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    study_file: StudyFile
+    trials: int
+    storage_url: str
+    tracking_uri: str
+    data_dir: Path
+    sampler: str
+    pruner: str
+    seed: int
+    device: str = "auto"
+    timeout: float | None = None
+    workers: int = 1
+    worker_index: int = 0
+    heartbeat_interval: int = 10
+    grace_period: int = 30
+    max_retry: int = 2
+
+    @property
+    def name(self) -> str:
+        return self.study_file.name
+
+
+def make_sampler(kind: str, spec: StudySpec, seed: int) -> optuna.samplers.BaseSampler:
+    if kind == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if not spec.grid:
+        raise StudyError("--sampler grid: the study file defines no `grid` for StudySpec")
+    return optuna.samplers.GridSampler(spec.grid, seed=seed)
+
+
+def make_pruner(kind: str, spec: StudySpec) -> optuna.pruners.BasePruner:
+    if kind == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=spec.epochs)
+    if kind == "median":
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=spec.pruner_startup_trials,
+            n_warmup_steps=spec.pruner_warmup_epochs,
+        )
+    return optuna.pruners.NopPruner()
+
+
+def open_study(
+    opts: SweepOptions, on_stale: Callable[[optuna.Study, FrozenTrial], None]
+) -> optuna.Study:
+    from sweeper.storage import open_storage
+
+    storage = open_storage(
+        opts.storage_url,
+        heartbeat_interval=opts.heartbeat_interval,
+        grace_period=opts.grace_period,
+        on_stale=on_stale,
+    )
+    return optuna.create_study(
+        storage=storage,
+        study_name=opts.name,
+        direction="maximize",
+        sampler=make_sampler(opts.sampler, opts.study_file.spec, opts.seed + opts.worker_index),
+        pruner=make_pruner(opts.pruner, opts.study_file.spec),
+        load_if_exists=True,
+    )
+
+
+def count(study: optuna.Study, states: Sequence[TrialState]) -> int:
+    return len(study.get_trials(deepcopy=False, states=tuple(states)))
+
+
+class Worker:
+    """One process's share of a sweep: it runs trials until the study holds `trials` finished."""
+
+    def __init__(self, opts: SweepOptions) -> None:
+        self.opts = opts
+        self.retry = RetryFailedTrialCallback(max_retry=opts.max_retry)
+        self.study = open_study(opts, self._on_stale)
+        self.tracker = Tracker(opts.tracking_uri, opts.name)
+        self._last: FrozenTrial | None = None
+
+    def _remember(self, _study: optuna.Study, trial: FrozenTrial) -> None:
+        self._last = trial
+
+    def _on_stale(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        """A trial whose worker stopped sending heartbeats: retry its params, close its run."""
+        self.retry(study, trial)
+        run_id = trial.user_attrs.get(RUN_ATTR)
+        if run_id:
+            reason = f"worker lost: no heartbeat for {self.opts.grace_period}s; retried"
+            self.tracker.finish(run_id, "FAIL", reason)
+
+    def run(self, context: TrialContext) -> str:
+        """Run trials; returns why it stopped: 'done', 'timeout' or raises KeyboardInterrupt."""
+        objective = make_objective(context)
+        deadline = None if self.opts.timeout is None else time.monotonic() + self.opts.timeout
+        failures = 0
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        while True:
+            finished = count(self.study, FINISHED)
+            if finished >= self.opts.trials:
+                return "done"
+            if deadline is not None and time.monotonic() >= deadline:
+                return "timeout"
+            if finished + count(self.study, (TrialState.RUNNING,)) >= self.opts.trials:
+                # Others hold the rest of the budget; keep watch in case one of them dies.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    optuna.storages.fail_stale_trials(self.study)
+                time.sleep(min(2.0, self.opts.heartbeat_interval))
+                continue
+            self._last = None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                self.study.optimize(
+                    objective,
+                    n_trials=1,
+                    catch=(Exception,),
+                    callbacks=[self._remember],
+                )
+            last = self._last
+            if last is None or last.state != TrialState.FAIL:
+                failures = 0
+            elif last.user_attrs.get(FAIL_REASON, "").startswith("surplus"):
+                continue
+            else:
+                failures += 1
+                if failures >= MAX_FAILURES_IN_A_ROW:
+                    raise StudyError(
+                        f"{self.opts.study_file.path}: {failures} trials failed in a row; last: "
+                        f"{last.user_attrs.get(FAIL_REASON, 'unknown error')}"
+                    )
+
+    def close_parent(self, outcome: str) -> None:
+        """The last worker out closes the parent run; an interrupted one marks it KILLED."""
+        parent = self.study.user_attrs.get(PARENT_ATTR)
+        if not parent:
+            return
+        if outcome == "interrupted":
+            self.tracker.client.set_terminated(parent, status="KILLED")
+        elif count(self.study, (TrialState.RUNNING,)) == 0:
+            self.tracker.client.set_terminated(parent, status="FINISHED")
+
+
+def spawn_workers(
+    argv: list[str], workers: int, logs: list[IO[bytes]]
+) -> list[subprocess.Popen[bytes]]:
+    """K-1 more processes of this very command, each told its index and its share of cores."""
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    procs = []
+    for index, log in zip(range(1, workers), logs, strict=True):
+        env = {**os.environ, "SWEEPER_WORKER_INDEX": str(index), "SWEEPER_THREADS": str(threads)}
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "sweeper", *argv],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        )
+    return procs
+
+
+def load_existing_study(name: str, storage_url: str) -> optuna.Study:
+    """A study that must already exist; an unknown name lists the ones that do."""
+    from sweeper.secrets import mask_url
+
+    if storage_url.startswith("sqlite:///"):
+        path = Path(storage_url.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise StudyError(f"--storage {storage_url}: {path} does not exist (run a sweep first)")
+    try:
+        names = optuna.get_all_study_names(storage_url)
+    except Exception as exc:
+        raise StudyError(
+            f"--storage {mask_url(storage_url)}: cannot read it ({type(exc).__name__})"
+        ) from None
+    if name not in names:
+        known = ", ".join(sorted(names)) or "none yet"
+        raise StudyError(f"no study named {name!r} in {mask_url(storage_url)} (studies: {known})")
+    return optuna.load_study(study_name=name, storage=storage_url)

@@ -1,0 +1,315 @@
+"""One training run from a plain config dict; the whole loop is in `train`, nanoGPT style.
+
+Knows nothing of Optuna or MLflow: the caller hears about every epoch through `on_epoch`, which
+may raise to stop the run (the trial layer raises optuna.TrialPruned; it propagates unchanged).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sweeper.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from sweeper.data import FrameBatches, SequenceBatches
+from sweeper.data.split import Split
+from sweeper.errors import DataError, SweeperError
+from sweeper.models import DEFAULTS, RunConfig, build_model, resolve_config
+from sweeper.phones import NUM_CLASSES
+
+__all__ = [
+    "DEFAULTS",
+    "EpochStats",
+    "NonFiniteLossError",
+    "TrainResult",
+    "predict",
+    "select_device",
+    "train",
+]
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    epoch: int  # 1-based
+    train_loss: float  # the training objective, averaged over the epoch's frames
+    train_acc: float  # measured while training (dropout on), as the course notebooks do
+    val_loss: float  # plain cross entropy, so configs with smoothing or weights compare
+    val_acc: float  # frame accuracy over every real val frame
+    epoch_seconds: float  # training plus validation
+    lr: float  # at the epoch's first step
+
+
+@dataclass
+class TrainResult:
+    model: nn.Module  # in eval mode, holding the weights of the epoch with the best val_acc
+    best_val_acc: float
+    best_epoch: int
+    epochs_run: int  # including epochs run before a resume
+    history: list[EpochStats]
+    seconds: float  # wall-clock time of this call
+    n_params: int
+    device: str
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite (typically a learning rate far too high)."""
+
+
+class DeviceError(SweeperError):
+    """The requested torch device does not exist on this machine."""
+
+
+def train(
+    config: dict[str, Any],
+    train: Split,
+    val: Split,
+    *,
+    on_epoch: Callable[[EpochStats], None] | None = None,
+    checkpoint_dir: Path | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+) -> TrainResult:
+    """Train the model `config` describes on `train`, validating on `val` after every epoch.
+
+    With `checkpoint_dir`, a checkpoint is written after every epoch and an existing one is
+    resumed from; on CPU the resumed run ends exactly as an uninterrupted one would. `threads`
+    sets torch's intra-op thread count for the run, so several workers can share a CPU.
+    """
+    cfg = resolve_config(config)
+    dev = select_device(device)
+    train_labels, _ = _labels(train), _labels(val)
+    with _thread_count(threads):
+        torch.manual_seed(cfg.seed)
+        model = build_model(cfg).to(dev)
+        train_batches = _batches(cfg, train, shuffle=True, device=dev)
+        val_batches = _batches(cfg, val, shuffle=False, device=dev)
+        optimizer = _optimizer(cfg, model)
+        scheduler = _scheduler(cfg, optimizer, steps_per_epoch=len(train_batches))
+        weight = _class_weights(train_labels).to(dev) if cfg.class_weighted else None
+        criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
+        amp = _autocast_dtype(cfg, dev)
+        scaler = torch.amp.GradScaler(dev.type, enabled=amp is torch.float16)
+        history: list[EpochStats] = []
+        best_epoch, best_weights = 0, _cpu_copy(model)
+        if checkpoint_dir is not None and (state := load_checkpoint(checkpoint_dir)) is not None:
+            if state["config"] != cfg.model_dump():
+                raise CheckpointError(
+                    f"{checkpoint_dir}: the checkpoint there is for a different config"
+                )
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            if scheduler is not None:
+                scheduler.load_state_dict(state["scheduler"])
+            scaler.load_state_dict(state["scaler"])
+            history = [EpochStats(**stats) for stats in state["history"]]
+            best_epoch, best_weights = state["best_epoch"], state["best_model"]
+            torch.set_rng_state(state["rng"])
+            if dev.type == "cuda":
+                torch.cuda.set_rng_state(state["cuda_rng"], dev)
+
+        started = time.perf_counter()
+        while len(history) < cfg.epochs and not (
+            cfg.patience and len(history) - best_epoch >= cfg.patience
+        ):
+            epoch_started = time.perf_counter()
+            lr = optimizer.param_groups[0]["lr"]
+            model.train()
+            loss_sum = torch.zeros((), device=dev)
+            correct = torch.zeros((), dtype=torch.int64, device=dev)
+            frames = 0
+            for batch in train_batches.epoch(len(history)):
+                with torch.autocast(dev.type, dtype=amp, enabled=amp is not None):
+                    logits, y = _frame_logits(cfg, model, batch)
+                    loss = criterion(logits.float(), y)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                if cfg.clip:
+                    scaler.unscale_(optimizer)
+                    nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+                scaler.step(optimizer)
+                scaler.update()
+                if scheduler is not None:
+                    scheduler.step()
+                loss_sum += loss.detach() * len(y)
+                correct += (logits.argmax(1) == y).sum()
+                frames += len(y)
+            val_loss, val_acc = _evaluate(cfg, model, val_batches, amp)
+            stats = EpochStats(
+                epoch=len(history) + 1,
+                train_loss=loss_sum.item() / frames,
+                train_acc=correct.item() / frames,
+                val_loss=val_loss,
+                val_acc=val_acc,
+                epoch_seconds=time.perf_counter() - epoch_started,
+                lr=lr,
+            )
+            if not (math.isfinite(stats.train_loss) and math.isfinite(stats.val_loss)):
+                raise NonFiniteLossError(
+                    f"non-finite loss in epoch {stats.epoch} "
+                    f"(train_loss={stats.train_loss}, val_loss={stats.val_loss}, lr={lr:g})"
+                )
+            history.append(stats)
+            if best_epoch == 0 or val_acc > history[best_epoch - 1].val_acc:
+                best_epoch, best_weights = stats.epoch, _cpu_copy(model)
+            if on_epoch is not None:
+                on_epoch(stats)
+            if checkpoint_dir is not None:
+                save_checkpoint(
+                    checkpoint_dir,
+                    {
+                        "config": cfg.model_dump(),
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": None if scheduler is None else scheduler.state_dict(),
+                        "scaler": scaler.state_dict(),
+                        "history": [asdict(s) for s in history],
+                        "best_epoch": best_epoch,
+                        "best_model": best_weights,
+                        "rng": torch.get_rng_state(),
+                        "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
+                    },
+                )
+
+        model.load_state_dict(best_weights)
+        model.eval()
+        return TrainResult(
+            model=model,
+            best_val_acc=history[best_epoch - 1].val_acc,
+            best_epoch=best_epoch,
+            epochs_run=len(history),
+            history=history,
+            seconds=time.perf_counter() - started,
+            n_params=sum(p.numel() for p in model.parameters()),
+            device=str(dev),
+        )
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module, config: dict[str, Any], split: Split, device: str = "auto"
+) -> torch.Tensor:
+    """The predicted class of every frame of `split`, int64 (frames,) in file order."""
+    cfg = resolve_config(config)
+    dev = select_device(device)
+    model.to(dev).eval()
+    batches = _batches(cfg, split, shuffle=False, device=dev)
+    predictions = [_frame_logits(cfg, model, b)[0].argmax(1).cpu() for b in batches.epoch(0)]
+    return torch.cat(predictions) if predictions else torch.empty(0, dtype=torch.int64)
+
+
+def select_device(device: str = "auto") -> torch.device:
+    """`auto` picks cuda, then mps, then cpu; an explicit name must exist on this machine."""
+    available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if device == "auto":
+        return torch.device(next((name for name, ok in available.items() if ok), "cpu"))
+    try:
+        chosen = torch.device(device)
+    except RuntimeError:
+        raise DeviceError(f"device {device!r}: not a device (try auto, cpu, cuda, mps)") from None
+    if chosen.type != "cpu" and not available.get(chosen.type, False):
+        raise DeviceError(f"device {device!r} is not available on this machine")
+    if chosen.type == "cuda" and (chosen.index or 0) >= torch.cuda.device_count():
+        raise DeviceError(f"device {device!r}: this machine has {torch.cuda.device_count()} GPU(s)")
+    return chosen
+
+
+@torch.no_grad()
+def _evaluate(
+    cfg: RunConfig, model: nn.Module, batches: FrameBatches | SequenceBatches, amp: Any
+) -> tuple[float, float]:
+    model.eval()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=next(model.parameters()).device)
+    correct = torch.zeros_like(loss_sum, dtype=torch.int64)
+    frames = 0
+    for batch in batches.epoch(0):
+        with torch.autocast(loss_sum.device.type, dtype=amp, enabled=amp is not None):
+            logits, y = _frame_logits(cfg, model, batch)
+        loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
+        correct += (logits.argmax(1) == y).sum()
+        frames += len(y)
+    return loss_sum.item() / frames, correct.item() / frames
+
+
+def _frame_logits(cfg: RunConfig, model: nn.Module, batch: Any) -> tuple[torch.Tensor, Any]:
+    """(logits (N, 41), labels (N,) or None) over the real frames of a batch."""
+    if cfg.family != "rnn-seq":
+        x, y = batch
+        return model(x), y
+    logits = model(batch.x, batch.lengths)[batch.mask]
+    return logits, None if batch.y is None else batch.y[batch.mask]
+
+
+def _batches(
+    cfg: RunConfig, split: Split, *, shuffle: bool, device: torch.device
+) -> FrameBatches | SequenceBatches:
+    kind = SequenceBatches if cfg.family == "rnn-seq" else FrameBatches
+    return kind(split, cfg.n, cfg.batch_size, shuffle=shuffle, seed=cfg.seed, device=device)
+
+
+def _optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
+    params, lr, decay = model.parameters(), cfg.lr, cfg.weight_decay
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=decay)
+    adam = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return adam(params, lr=lr, weight_decay=decay)
+
+
+def _scheduler(
+    cfg: RunConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """Every schedule steps once per batch; epoch-based settings are converted to steps."""
+    schedulers = torch.optim.lr_scheduler
+    total = cfg.epochs * steps_per_epoch
+    match cfg.scheduler:
+        case "cosine":
+            return schedulers.CosineAnnealingLR(optimizer, T_max=total)
+        case "warm_restarts":
+            return schedulers.CosineAnnealingWarmRestarts(
+                optimizer, T_0=cfg.t0 * steps_per_epoch, T_mult=cfg.t_mult
+            )
+        case "onecycle":
+            return schedulers.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total)
+    return None
+
+
+def _labels(split: Split) -> torch.Tensor:
+    if split.labels is None or split.num_frames == 0:
+        raise DataError(f"split {split.name!r} needs labelled frames to train on")
+    return split.labels
+
+
+def _class_weights(labels: torch.Tensor) -> torch.Tensor:
+    """Inverse class frequency, mean 1 over the classes present; absent classes get 0."""
+    counts = torch.bincount(labels, minlength=NUM_CLASSES).double()
+    present = counts > 0
+    weights = torch.where(present, counts.sum() / counts.clamp(min=1), 0.0)
+    return (weights / weights[present].mean()).float()
+
+
+def _autocast_dtype(cfg: RunConfig, dev: torch.device) -> torch.dtype | None:
+    if dev.type != "cuda" or cfg.amp == "none":
+        return None
+    return torch.bfloat16 if cfg.amp == "bf16" else torch.float16
+
+
+def _cpu_copy(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {name: value.detach().to("cpu", copy=True) for name, value in model.state_dict().items()}
+
+
+@contextmanager
+def _thread_count(threads: int | None) -> Iterator[None]:
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -1,0 +1,298 @@
+"""`sweeper run` end to end on the tiny embedded corpus: real SQLite, MLflow and processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.cli import start_sweeper, sweeper
+
+STUDY = """
+import optuna
+from sweeper.studyfile import StudySpec
+
+study = StudySpec(
+    train_frames={train_frames}, val_frames=1_000, epochs={epochs}, sampler="random",
+    pruner="{pruner}", pruner_startup_trials=2, pruner_warmup_epochs=0,
+)
+
+
+def search_space(trial: optuna.Trial) -> dict:
+    hidden = trial.suggest_categorical("hidden", {hidden})
+    return {{"family": "mlp", "n": trial.suggest_int("n", 1, 5, step=2), "layers": 1,
+            "hidden": hidden, "lr": {lr}, "batch_size": 256}}
+"""
+
+
+def write_study(
+    path: Path,
+    *,
+    epochs: int = 2,
+    pruner: str = "none",
+    lr: str = "3e-3",
+    hidden: str = "[16, 32]",
+    train_frames: int = 4_000,
+) -> Path:
+    path.write_text(
+        STUDY.format(epochs=epochs, pruner=pruner, lr=lr, hidden=hidden, train_frames=train_frames)
+    )
+    return path
+
+
+def trials_of(cwd: Path, name: str) -> list[optuna.trial.FrozenTrial]:
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{cwd / 'sweeps.db'}")
+    return study.get_trials(deepcopy=False)
+
+
+def states(trials: list[optuna.trial.FrozenTrial]) -> list[str]:
+    return sorted(t.state.name for t in trials)
+
+
+def mlflow_runs(cwd: Path, name: str) -> tuple[MlflowClient, list, list]:
+    """(client, parent runs, child runs) of a study's experiment."""
+    client = MlflowClient(tracking_uri=f"sqlite:///{cwd / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name(name)
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    parents = [r for r in runs if r.data.tags.get("sweeper.role") == "parent"]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    return client, parents, children
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: Path) -> Path:
+    """A directory after `sweeper run tiny.py --trials 4` (each test copies what it changes)."""
+    cwd = tmp_path_factory.mktemp("swept")
+    write_study(cwd / "tiny.py")
+    result = sweeper("run", "tiny.py", "--trials", "4", "--data", tiny_corpus, cwd=cwd)
+    assert "Top 4 trials" in result.stderr + result.stdout
+    return cwd
+
+
+def test_sweep_records_trials_in_optuna_and_mlflow(swept: Path) -> None:
+    trials = trials_of(swept, "tiny")
+    assert states(trials) == ["COMPLETE"] * 4
+    for trial in trials:
+        assert 0.0 < trial.value <= 1.0
+        assert trial.user_attrs["n_params"] > 0
+        assert trial.user_attrs["epochs_run"] == 2
+        assert trial.user_attrs["best_epoch"] in (1, 2)
+        assert trial.user_attrs["seconds"] > 0
+        assert sorted(trial.intermediate_values) == [1, 2]
+
+    client, parents, children = mlflow_runs(swept, "tiny")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    parent = parents[0]
+    assert parent.data.tags["sweeper.dataset_fingerprint"]
+    assert parent.data.params["epochs"] == "2"
+    assert sorted(r.info.run_name for r in children) == [f"trial-{i}" for i in range(4)]
+    by_trial = {int(r.data.tags["sweeper.trial"]): r for r in children}
+    for trial in trials:
+        run = by_trial[trial.number]
+        assert run.info.run_id == trial.user_attrs["mlflow_run_id"]
+        assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert run.info.status == "FINISHED" and run.data.tags["sweeper.state"] == "COMPLETE"
+        assert run.data.params["hidden"] == str(trial.params["hidden"])
+        assert int(run.data.params["n_params"]) == trial.user_attrs["n_params"]
+        for tag in ("sweeper.version", "sweeper.torch_version", "sweeper.device"):
+            assert run.data.tags[tag]
+        history = client.get_metric_history(run.info.run_id, "val_acc")
+        assert sorted(m.step for m in history) == [1, 2]
+        assert max(m.value for m in history) == pytest.approx(trial.value)
+        for metric in ("train_loss", "train_acc", "val_loss", "epoch_seconds"):
+            assert len(client.get_metric_history(run.info.run_id, metric)) == 2
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"model.pt", "config.json"} <= artifacts
+        config = json.loads(
+            Path(client.download_artifacts(run.info.run_id, "config.json")).read_text()
+        )
+        assert config["hidden"] == trial.params["hidden"] and config["family"] == "mlp"
+
+
+def test_optuna_cli_reads_the_study(swept: Path) -> None:
+    optuna_cli = Path(sys.executable).with_name("optuna")
+    out = subprocess.run(
+        [
+            optuna_cli,
+            "trials",
+            "--study-name",
+            "tiny",
+            "--storage",
+            "sqlite:///sweeps.db",
+            "-f",
+            "json",
+        ],
+        cwd=swept,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = json.loads(out.stdout)
+    assert len(rows) == 4 and {row["state"] for row in rows} == {"COMPLETE"}
+
+
+def test_resume_continues_to_the_new_target_under_one_parent(
+    swept: Path, tmp_path: Path, tiny_corpus: Path
+) -> None:
+    for name in ("sweeps.db", "mlflow.db", "tiny.py"):
+        shutil.copy(swept / name, tmp_path / name)
+    shutil.copytree(swept / "mlruns", tmp_path / "mlruns", dirs_exist_ok=True)
+    sweeper("run", "tiny.py", "--trials", "6", "--data", tiny_corpus, cwd=tmp_path)
+    assert states(trials_of(tmp_path, "tiny")) == ["COMPLETE"] * 6
+    _, parents, children = mlflow_runs(tmp_path, "tiny")
+    assert len(parents) == 1 and len(children) == 6
+    # the target is reached: running again adds nothing
+    sweeper("run", "tiny.py", "--trials", "6", "--data", tiny_corpus, cwd=tmp_path)
+    assert len(trials_of(tmp_path, "tiny")) == 6
+
+
+def test_studies_and_report(swept: Path, tmp_path: Path) -> None:
+    listing = sweeper("studies", cwd=swept)
+    assert "tiny" in listing.stdout
+    out = tmp_path / "report"
+    result = sweeper("report", "tiny", "--out", out, cwd=swept)
+    assert "Top 4 trials" in result.stdout
+    for plot in ("optimization_history", "intermediate_values", "parallel_coordinate"):
+        assert (out / f"{plot}.png").stat().st_size > 1000
+        assert (out / f"{plot}.html").is_file()
+    client, parents, _ = mlflow_runs(swept, "tiny")
+    logged = {a.path for a in client.list_artifacts(parents[0].info.run_id, "report")}
+    assert "report/optimization_history.png" in logged and "report/leaderboard.csv" in logged
+
+
+def test_the_pruner_prunes_hopeless_trials(tmp_path: Path, tiny_corpus: Path) -> None:
+    # the first two trials learn; later ones have a learning rate too small to move
+    write_study(
+        tmp_path / "prune.py", epochs=3, pruner="median", lr="3e-3 if trial.number < 2 else 1e-7"
+    )
+    sweeper("run", "prune.py", "--trials", "4", "--data", tiny_corpus, cwd=tmp_path)
+    trials = trials_of(tmp_path, "prune")
+    assert states(trials) == ["COMPLETE", "COMPLETE", "PRUNED", "PRUNED"]
+    _, _, children = mlflow_runs(tmp_path, "prune")
+    pruned = [r for r in children if r.data.tags["sweeper.state"] == "PRUNED"]
+    assert len(pruned) == 2 and {r.info.status for r in pruned} == {"KILLED"}
+    assert all(t.user_attrs["epochs_run"] < 3 for t in trials if t.state.name == "PRUNED")
+
+
+def test_a_failing_trial_does_not_stop_the_sweep(tmp_path: Path, tiny_corpus: Path) -> None:
+    # trial 1 asks for an even window, which the model config refuses
+    path = write_study(tmp_path / "failing.py")
+    path.write_text(
+        path.read_text().replace("step=2)", "step=2) + (1 if trial.number == 1 else 0)")
+    )
+    sweeper("run", "failing.py", "--trials", "3", "--data", tiny_corpus, cwd=tmp_path)
+    trials = trials_of(tmp_path, "failing")
+    assert states(trials) == ["COMPLETE", "COMPLETE", "COMPLETE", "FAIL"]
+    failed = next(t for t in trials if t.state.name == "FAIL")
+    assert failed.number == 1 and "must be odd" in failed.user_attrs["fail_reason"]
+    _, _, children = mlflow_runs(tmp_path, "failing")
+    run = next(r for r in children if r.data.tags["sweeper.trial"] == "1")
+    assert run.info.status == "FAILED" and "must be odd" in run.data.tags["sweeper.failure"]
+
+
+def wait_for_running_epoch(cwd: Path, name: str, proc: subprocess.Popen[str]) -> int:
+    """The number of a RUNNING trial that has reported at least one epoch."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if (cwd / "sweeps.db").exists():
+            try:
+                for trial in trials_of(cwd, name):
+                    if trial.state.name == "RUNNING" and trial.intermediate_values:
+                        return trial.number
+            except KeyError:
+                pass  # the study is not created yet
+        time.sleep(0.2)
+    raise AssertionError("no trial got to its first epoch in time")
+
+
+def slow_study(path: Path) -> Path:
+    return write_study(path, epochs=40, hidden="[256]", train_frames=8_000)
+
+
+def test_ctrl_c_marks_the_trial_interrupted_and_run_resumes(
+    tmp_path: Path, tiny_corpus: Path
+) -> None:
+    slow_study(tmp_path / "slow.py")
+    proc = start_sweeper("run", "slow.py", "--trials", "2", "--data", tiny_corpus, cwd=tmp_path)
+    number = wait_for_running_epoch(tmp_path, "slow", proc)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "resume" in stderr
+    trial = next(t for t in trials_of(tmp_path, "slow") if t.number == number)
+    assert trial.state.name == "FAIL" and "interrupted" in trial.user_attrs["fail_reason"]
+    _, parents, children = mlflow_runs(tmp_path, "slow")
+    assert parents[0].info.status == "KILLED"
+    assert {r.info.status for r in children} == {"FAILED"}
+
+    faster = tmp_path / "slow.py"
+    faster.write_text(faster.read_text().replace("epochs=40", "epochs=1"))
+    sweeper("run", "slow.py", "--trials", "2", "--data", tiny_corpus, cwd=tmp_path)
+    assert states(trials_of(tmp_path, "slow")) == ["COMPLETE", "COMPLETE", "FAIL"]
+    _, parents, children = mlflow_runs(tmp_path, "slow")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert all(r.info.status in ("FINISHED", "FAILED") for r in children)
+
+
+def test_three_workers_share_one_sqlite_study(tmp_path: Path, tiny_corpus: Path) -> None:
+    write_study(tmp_path / "parallel.py")
+    result = sweeper(
+        "run", "parallel.py", "--trials", "6", "--workers", "3", "--data", tiny_corpus, cwd=tmp_path
+    )
+    assert "locked" not in result.stderr
+    trials = trials_of(tmp_path, "parallel")
+    assert states(trials) == ["COMPLETE"] * 6
+    workers = {t.user_attrs["mlflow_run_id"] for t in trials}
+    assert len(workers) == 6
+    _, parents, children = mlflow_runs(tmp_path, "parallel")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert len(children) == 6 and {r.info.status for r in children} == {"FINISHED"}
+    assert len({r.data.tags["sweeper.worker"] for r in children}) > 1
+
+
+def test_a_killed_workers_trial_is_retried_with_the_same_params(
+    tmp_path: Path, tiny_corpus: Path
+) -> None:
+    slow_study(tmp_path / "killed.py")
+    args = [
+        "run",
+        "killed.py",
+        "--trials",
+        "1",
+        "--data",
+        tiny_corpus,
+        "--heartbeat",
+        "1",
+        "--grace",
+        "3",
+    ]
+    proc = start_sweeper(*args, cwd=tmp_path)
+    number = wait_for_running_epoch(tmp_path, "killed", proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+
+    faster = tmp_path / "killed.py"
+    faster.write_text(faster.read_text().replace("epochs=40", "epochs=1"))
+    sweeper(*args, cwd=tmp_path)
+    trials = trials_of(tmp_path, "killed")
+    killed = next(t for t in trials if t.number == number)
+    assert killed.state.name == "FAIL"
+    retried = [t for t in trials if t.system_attrs.get("failed_trial") == number]
+    assert len(retried) == 1 and retried[0].state.name == "COMPLETE"
+    assert retried[0].params == killed.params
+    assert not [t for t in trials if t.state.name == "RUNNING"]
+    client, parents, children = mlflow_runs(tmp_path, "killed")
+    lost = client.get_run(killed.user_attrs["mlflow_run_id"])
+    assert lost.info.status == "FAILED" and "heartbeat" in lost.data.tags["sweeper.failure"]
+    assert {r.info.status for r in [*parents, *children]} <= {"FINISHED", "FAILED"}

@@ -1,0 +1,208 @@
+"""Storage URLs and Optuna storage for many workers: real SQLite files, real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import sqlalchemy
+
+from sweeper.errors import StudyError
+from sweeper.storage import (
+    DEFAULT_STORAGE,
+    DEFAULT_TRACKING_URI,
+    open_storage,
+    resolve_storage_url,
+    resolve_tracking_uri,
+)
+from tests.fixtures.services import PostgresCluster, free_port
+
+HEARTBEAT = {"heartbeat_interval": 1, "grace_period": 2, "max_retry": 2}
+
+
+def test_storage_url_comes_from_flag_then_environment_then_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert resolve_storage_url(None) == DEFAULT_STORAGE
+    monkeypatch.setenv("SWEEPER_STORAGE", "sqlite:///from-env.db")
+    assert resolve_storage_url(None) == "sqlite:///from-env.db"
+    assert resolve_storage_url("sqlite:///from-flag.db") == "sqlite:///from-flag.db"
+
+
+def test_tracking_uri_comes_from_flag_then_environment_then_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert resolve_tracking_uri(None) == DEFAULT_TRACKING_URI
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert resolve_tracking_uri(None) == "http://127.0.0.1:5000"
+    assert resolve_tracking_uri("sqlite:///other.db") == "sqlite:///other.db"
+
+
+@pytest.mark.parametrize(
+    ("url", "complaint"),
+    [
+        ("postgresql://alice:hunter2@db:port/optuna", "is not a database URL"),
+        ("postgresql:/alice:hunter2@db/optuna", "is not a database URL"),
+        ("postgres://alice:hunter2@db/optuna", "unknown database 'postgres'"),
+        ("mysql+nodriver://alice:hunter2@db/optuna", "unknown database"),
+        ("sqlite:///no/such/dir/sweeps.db", "directory no/such/dir does not exist"),
+    ],
+)
+def test_bad_storage_url_is_one_masked_line_naming_the_flag(url: str, complaint: str) -> None:
+    with pytest.raises(StudyError) as raised:
+        resolve_storage_url(url)
+    message = str(raised.value)
+    assert message.startswith("--storage ")
+    assert complaint in message
+    assert "\n" not in message
+    assert "hunter2" not in message
+
+
+def test_bad_storage_url_from_environment_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SWEEPER_STORAGE", "postgresql://alice:hunter2@db:port/optuna")
+    with pytest.raises(StudyError, match=r"from \$SWEEPER_STORAGE.*alice:\*\*\*@db"):
+        resolve_storage_url(None)
+
+
+def test_unreachable_database_is_one_masked_line() -> None:
+    url = f"postgresql+psycopg://alice:hunter2@127.0.0.1:{free_port()}/optuna"
+    with pytest.raises(StudyError) as raised:
+        open_storage(url, **HEARTBEAT)
+    message = str(raised.value)
+    assert "hunter2" not in message and "alice:***@127.0.0.1" in message
+    assert "cannot open the database" in message and "\n" not in message
+
+
+def test_grace_period_must_exceed_heartbeat_interval(tmp_path: Path) -> None:
+    with pytest.raises(StudyError, match="below the grace period"):
+        open_storage(
+            f"sqlite:///{tmp_path}/s.db", heartbeat_interval=5, grace_period=5, max_retry=1
+        )
+
+
+def test_password_with_braces_reaches_the_database(postgres_url: str) -> None:
+    # Trust authentication ignores the password; what matters is that the URL survives intact.
+    url = postgres_url.replace(
+        "postgresql+psycopg://postgres@", "postgresql+psycopg://postgres:{x}@"
+    )
+    storage = open_storage(url, **HEARTBEAT)
+    assert optuna.create_study(storage=storage, study_name="braces").study_name == "braces"
+
+
+WORKER = textwrap.dedent(
+    """
+    import sys, optuna
+    from sweeper.storage import open_storage
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url, trials = sys.argv[1], int(sys.argv[2])
+    storage = open_storage(url, heartbeat_interval=1, grace_period=2, max_retry=2)
+    study = optuna.load_study(study_name="s", storage=storage)
+    study.optimize(lambda t: t.suggest_float("x", -1, 1) ** 2, n_trials=trials)
+    """
+)
+
+
+def _run_workers(url: str, workers: int, trials_each: int) -> None:
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, url, str(trials_each)], stderr=subprocess.PIPE
+        )
+        for _ in range(workers)
+    ]
+    errors = [process.communicate(timeout=120)[1].decode() for process in processes]
+    assert [process.returncode for process in processes] == [0] * workers, errors
+
+
+def test_local_worker_processes_share_one_sqlite_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/sweeps.db"
+    optuna.create_study(storage=open_storage(url, **HEARTBEAT), study_name="s")
+    _run_workers(url, workers=3, trials_each=15)
+    trials = optuna.load_study(study_name="s", storage=url).trials
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 45
+    assert sorted(t.number for t in trials) == list(range(45))
+
+
+def test_worker_processes_share_one_postgresql_database(postgres_url: str) -> None:
+    optuna.create_study(storage=open_storage(postgres_url, **HEARTBEAT), study_name="s")
+    _run_workers(postgres_url, workers=3, trials_each=5)
+    trials = optuna.load_study(study_name="s", storage=postgres_url).trials
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 15
+
+
+HANGING_WORKER = textwrap.dedent(
+    """
+    import sys, time, optuna
+    from sweeper.storage import open_storage
+    storage = open_storage(sys.argv[1], heartbeat_interval=1, grace_period=2, max_retry=2)
+    study = optuna.load_study(study_name="s", storage=storage)
+    def objective(trial):
+        trial.suggest_int("width", 1, 10**9)
+        print("started", flush=True)
+        time.sleep(600)
+    study.optimize(objective, n_trials=1)
+    """
+)
+
+
+def test_killed_worker_trial_fails_and_is_retried_with_same_params(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/sweeps.db"
+    study = optuna.create_study(storage=open_storage(url, **HEARTBEAT), study_name="s")
+    worker = subprocess.Popen(
+        [sys.executable, "-c", HANGING_WORKER, url], stdout=subprocess.PIPE, text=True
+    )
+    assert worker.stdout is not None and worker.stdout.readline() == "started\n"
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    time.sleep(HEARTBEAT["grace_period"] + 1)
+
+    study.optimize(lambda t: float(t.suggest_int("width", 1, 10**9)), n_trials=1)
+
+    killed, retried = study.trials
+    assert killed.state == optuna.trial.TrialState.FAIL
+    assert retried.state == optuna.trial.TrialState.COMPLETE
+    assert retried.params == killed.params
+    assert retried.system_attrs["failed_trial"] == killed.number
+
+
+def _state_of_trial(url: str, number: int) -> optuna.trial.TrialState:
+    # A fresh storage, as another worker would see the study; it also fails stale trials.
+    other_worker = optuna.load_study(study_name="s", storage=open_storage(url, **HEARTBEAT))
+    optuna.storages.fail_stale_trials(other_worker)
+    return other_worker.trials[number].state
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_running_trial_survives_a_database_restart(own_postgres_cluster: PostgresCluster) -> None:
+    url = own_postgres_cluster.url
+    study = optuna.create_study(storage=open_storage(url, **HEARTBEAT), study_name="s")
+
+    def objective(trial: optuna.Trial) -> float:
+        own_postgres_cluster.stop()
+        time.sleep(HEARTBEAT["heartbeat_interval"] * 1.5)  # a heartbeat falls in the outage
+        own_postgres_cluster.start()
+        time.sleep(HEARTBEAT["grace_period"] + 1)
+        # Heartbeats resumed, so no other worker takes this trial for dead.
+        assert _state_of_trial(url, trial.number) == optuna.trial.TrialState.RUNNING
+        return 1.0
+
+    study.optimize(objective, n_trials=1)
+    study.optimize(lambda t: 2.0, n_trials=1)  # pooled connections from before the restart
+
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
+
+
+def test_sqlite_storage_uses_write_ahead_logging(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/sweeps.db"
+    open_storage(url, **HEARTBEAT)
+    with sqlalchemy.create_engine(url).connect() as connection:
+        mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+    assert mode == "wal"
