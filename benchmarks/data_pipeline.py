@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
@@ -97,26 +97,37 @@ def _status_kib(field: str) -> int:
     return int(found[1])
 
 
+def drain(batches: Iterable[object]) -> None:
+    for _ in batches:
+        pass
+
+
+def one_epoch(split: Split, who: str, n: int) -> None:
+    if who == "ours":
+        drain(FrameBatches(split, n, BATCH_SIZE, shuffle=True).epoch(0))
+    else:
+        dataset = LibriDataset(materialise(split, n), split.labels)
+        drain(DataLoader(dataset, BATCH_SIZE, shuffle=True))
+
+
 def measure_memory(root: Path, who: str, n: int) -> None:
-    """In a fresh process: peak RSS above the loaded corpus while one epoch of windows exists."""
+    """In a fresh process: peak RSS above the loaded corpus during one epoch of windows."""
     split = load_corpus(root).train
     split.features.sum()  # the memory-mapped cache is now resident: the baseline holds it
+    one_epoch(split.select([0]), who, n)  # first use maps code pages; they are not data
     baseline = _status_kib("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # resets the peak (VmHWM) to the current RSS
-    if who == "ours":
-        for x, _ in FrameBatches(split, n, BATCH_SIZE, shuffle=True).epoch(0):
-            x.sum()
-    else:
-        for x, _ in DataLoader(
-            LibriDataset(materialise(split, n), split.labels), BATCH_SIZE, shuffle=True
-        ):
-            x.sum()
+    one_epoch(split, who, n)
     print((_status_kib("VmHWM") - baseline) * 1024)
 
 
 def extra_bytes(root: Path, who: str, n: int) -> int:
     command = [sys.executable, __file__, "--memory", who, str(n), str(root)]
-    return int(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    command += ["--threads", str(torch.get_num_threads())]
+    # a fixed mmap threshold stops glibc from keeping freed batch-sized blocks on its heap, so
+    # RSS follows the memory actually in use (left adaptive, it can retain a few batches more)
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
+    return int(subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout)
 
 
 def random_corpus(root: Path, frames: int) -> Split:
@@ -164,8 +175,8 @@ def report_epoch_cost(split: Split, n: int) -> None:
     assert torch.equal(torch.cat([x for x, _ in in_file_order]), windows), "not the same windows"
     ours = FrameBatches(split, n, BATCH_SIZE, shuffle=True)
     theirs = DataLoader(LibriDataset(windows, split.labels), BATCH_SIZE, shuffle=True)
-    ours_s = seconds(lambda: [x.sum() for x, _ in ours.epoch(0)])
-    theirs_s = seconds(lambda: [x.sum() for x, _ in theirs], repeats=1)
+    ours_s = seconds(lambda: drain(ours.epoch(0)))
+    theirs_s = seconds(lambda: drain(theirs))
     print(f"(b) one epoch of n={n} input batches of {BATCH_SIZE}, same windows on both sides")
     print(f"  DataLoader over the materialised tensor  {theirs_s:8.3f} s")
     print(f"  FrameBatches                             {ours_s:8.3f} s")
@@ -173,20 +184,31 @@ def report_epoch_cost(split: Split, n: int) -> None:
 
 
 def report_memory(root: Path, raw: int) -> None:
-    print("(a) peak memory during one epoch of windows, relative to the raw features")
-    print("     n     ours   theirs")
+    print("(a) peak memory during one epoch of windows: raw features + extra, relative to raw")
+    print("     n    ours  (extra MiB; one batch MiB)   theirs  (extra MiB)")
     for n in MEMORY_WINDOWS:
-        ours = (raw + extra_bytes(root, "ours", n)) / raw
-        theirs = (raw + extra_bytes(root, "theirs", n)) / raw
-        print(f"  {n:4d}  {ours:6.2f}x  {theirs:6.1f}x")
-    print("  (goal: ours flat in n and at most 1.5x)")
+        ours, theirs = extra_bytes(root, "ours", n), extra_bytes(root, "theirs", n)
+        batch = BATCH_SIZE * FEATURE_DIM * n * 4
+        print(
+            f"  {n:4d}  {(raw + ours) / raw:5.2f}x  ({ours / 2**20:5.1f}; {batch / 2**20:4.1f})"
+            f"            {(raw + theirs) / raw:5.1f}x  ({theirs / 2**20:7.1f})"
+        )
+    print("  (goal: ours flat in n and at most 1.5x; what grows is the batch itself)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=300_000, help="train frames to generate")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads for both sides (default 1: a sweep runs one worker per core, and "
+        "on a busy machine multi-threaded small ops mostly measure the neighbours)",
+    )
     parser.add_argument("--memory", nargs=3, help=argparse.SUPPRESS)  # child: who, n, root
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     if args.memory:
         who, n, root = args.memory
         measure_memory(Path(root), who, int(n))
@@ -195,13 +217,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["XDG_CACHE_HOME"] = str(Path(tmp) / "cache")  # children inherit it
         root = Path(tmp) / "libriphone"
-        random_corpus(root, args.frames)
-        split = report_loading(root)
-        raw = split.features.nelement() * split.features.element_size()
+        generated = random_corpus(root, args.frames)
+        raw = generated.features.nelement() * generated.features.element_size()
         print(
-            f"corpus: {split.num_utterances} train utterances, {split.num_frames:,} frames, "
-            f"raw features {raw / 2**20:.1f} MiB\n"
+            f"corpus: {generated.num_utterances} train utterances, {generated.num_frames:,} "
+            f"frames, raw features {raw / 2**20:.1f} MiB; torch threads: "
+            f"{torch.get_num_threads()}\n"
         )
+        split = report_loading(root)
         report_epoch_cost(split, n=11)
         report_memory(root, raw)
 

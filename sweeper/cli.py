@@ -6,6 +6,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from sweeper import __version__
 from sweeper.commands import data as data_commands
@@ -49,5 +50,8 @@ def main() -> None:
     try:
         app()
     except SweeperError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        from sweeper.secrets import mask_text
+
+        message = escape(mask_text(str(exc)))
+        err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)

@@ -49,32 +49,16 @@ def trial_config(study_file: StudyFile, trial: optuna.Trial) -> dict[str, Any]:
 def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
     def objective(trial: optuna.Trial) -> float:
         _stand_down_if_surplus(trial, ctx.target)
-        config = trial_config(ctx.study_file, trial)
-        n_params = count_parameters(config)
-        trial.set_user_attr("n_params", n_params)
         tags = dict(ctx.tags)
-        retry_of = trial.system_attrs.get("failed_trial")
+        retry_of = _retry_of(trial)
         if retry_of is not None:
             tags["sweeper.retry_of"] = str(retry_of)
-        run_id = ctx.tracker.start_trial(
-            ctx.parent_run_id, trial.number, {**config, "n_params": n_params}, tags
-        )
+        run_id = ctx.tracker.start_trial(ctx.parent_run_id, trial.number, {}, tags)
         trial.set_user_attr(RUN_ATTR, run_id)
         started = time.perf_counter()
 
         def on_epoch(stats: EpochStats) -> None:
-            ctx.tracker.log_epoch(
-                run_id,
-                stats.epoch,
-                {
-                    "train_loss": stats.train_loss,
-                    "train_acc": stats.train_acc,
-                    "val_loss": stats.val_loss,
-                    "val_acc": stats.val_acc,
-                    "epoch_seconds": stats.epoch_seconds,
-                    "lr": stats.lr,
-                },
-            )
+            ctx.tracker.log_epoch(run_id, stats.epoch, _epoch_metrics(stats))
             trial.set_user_attr("epochs_run", stats.epoch)
             trial.report(stats.val_acc, stats.epoch)
             if trial.should_prune():
@@ -83,6 +67,11 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
                 )
 
         try:
+            config = trial_config(ctx.study_file, trial)
+            n_params = count_parameters(config)
+            trial.set_user_attr("n_params", n_params)
+            trial.set_user_attr("config", config)  # what `promote` retrains, exactly
+            ctx.tracker.log_params(run_id, {**config, "n_params": n_params})
             result = train(
                 config,
                 ctx.train,
@@ -128,6 +117,24 @@ def _stand_down_if_surplus(trial: optuna.Trial, target: int) -> None:
     if len(ahead) >= target:
         trial.set_user_attr(FAIL_REASON, "surplus: the study's target was already filled")
         raise SurplusTrial(f"the study already has {target} finished or running trials")
+
+
+def _retry_of(trial: optuna.Trial) -> int | None:
+    """The number of the trial this one re-runs after its worker died, if any."""
+    frozen = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
+    retry_of = frozen.system_attrs.get("failed_trial")
+    return None if retry_of is None else int(retry_of)
+
+
+def _epoch_metrics(stats: EpochStats) -> dict[str, float]:
+    return {
+        "train_loss": stats.train_loss,
+        "train_acc": stats.train_acc,
+        "val_loss": stats.val_loss,
+        "val_acc": stats.val_acc,
+        "epoch_seconds": stats.epoch_seconds,
+        "lr": stats.lr,
+    }
 
 
 def _record_end(trial: optuna.Trial, seconds: float) -> None:

@@ -41,7 +41,7 @@ def execute(
 ) -> int:
     from sweeper.data import course_split, load_corpus, subset
     from sweeper.data.defaults import resolve_data_dir
-    from sweeper.secrets import mask_url
+    from sweeper.secrets import mask_logging, mask_url
     from sweeper.storage import resolve_storage_url, resolve_tracking_uri
 
     # 1. Everything the user typed is checked before any store is touched.
@@ -57,6 +57,7 @@ def execute(
     target = trials or spec.default_trials
     storage_url = resolve_storage_url(storage)
     tracking = resolve_tracking_uri(tracking_uri)
+    mask_logging([storage_url, tracking])
     corpus = load_corpus(resolve_data_dir(data))
 
     # 2. The study's fixed subset: every trial of every worker trains on exactly these frames.
@@ -69,6 +70,7 @@ def execute(
         for warning in caught:
             console.print(f"[yellow]warning:[/] {warning.message}")
 
+    quiet_libraries()
     from sweeper.live import Board, leaderboard
     from sweeper.objective import TrialContext
     from sweeper.sweep import SweepOptions, Worker, spawn_workers
@@ -97,11 +99,16 @@ def execute(
         study.set_user_attr(SPEC_ATTR, settings)
     tags = context_tags(corpus.fingerprint, spec.subset_seed, device)
     tags["sweeper.storage"] = mask_url(storage_url)
-    parent = worker.tracker.parent_run(study, tags)
+    # Settings a resume may change (paths, the target) are tags; the rest are the parent's params.
+    mutable = {"study_file", "data_dir", "target"}
+    parent = worker.tracker.parent_run(
+        study, tags, {k: v for k, v in settings.items() if k not in mutable}
+    )
     worker.tracker.reopen(parent)
     if worker_index == 0:
-        worker.tracker.set_tags(parent, {**tags, "sweeper.target_trials": str(target)})
-        worker.tracker.log_params(parent, {k: v for k, v in settings.items() if k != "target"})
+        worker.tracker.set_tags(
+            parent, {**tags, **{f"sweeper.{k}": str(settings[k]) for k in mutable}}
+        )
 
     threads = int(os.environ.get("SWEEPER_THREADS", 0)) or max(1, (os.cpu_count() or 1) // workers)
     context = TrialContext(
@@ -149,6 +156,18 @@ def execute(
         console.print(f"[yellow]--timeout reached[/]: run again to continue towards {target}.")
     console.print(next_steps(sf.name, storage_url, tracking))
     return 0
+
+
+def quiet_libraries() -> None:
+    """Optuna and MLflow narrate at INFO (study created, tables migrated); sweeper prints
+    its own lines, so only their warnings and errors get through."""
+    import logging
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def study_settings(

@@ -1,8 +1,9 @@
 """Masking of passwords in URLs, printed text and log records.
 
 Storage and tracking URLs may carry passwords (`postgresql://user:PASSWORD@host/db`,
-`http://user:PASSWORD@host:5000`, `...?password=PASSWORD`). Everything sweeper prints, logs or
-records passes through `mask_url` / `mask_text`, and `mask_logging` covers other libraries' logs.
+`http://user:PASSWORD@host:5000`, `...?password=PASSWORD`). Whatever sweeper prints, logs or
+records in MLflow goes through `mask_url` / `mask_text`; `mask_logging` covers other libraries'
+log records.
 """
 
 from __future__ import annotations
@@ -94,7 +95,11 @@ def mask_logging(secrets: Iterable[str] = ()) -> None:
 
     def masking_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        record.msg = mask_text(record.getMessage(), known)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed logging call: keep its parts, masked
+            message = f"{record.msg} {record.args}"
+        record.msg = mask_text(message, known)
         record.args = None
         if record.exc_info:
             record.exc_text = mask_text(formatter.formatException(record.exc_info), known)

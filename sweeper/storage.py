@@ -9,13 +9,16 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import time
 import warnings
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import optuna
 import sqlalchemy
+from optuna.trial import FrozenTrial
 from sqlalchemy.engine import URL, make_url
 
 from sweeper.errors import StudyError
@@ -131,15 +134,21 @@ class _ResilientRDBStorage(optuna.storages.RDBStorage):
 
 
 def open_storage(
-    url: str, *, heartbeat_interval: int, grace_period: int, max_retry: int
+    url: str,
+    *,
+    heartbeat_interval: int,
+    grace_period: int,
+    max_retry: int,
+    on_stale: Callable[[optuna.Study, FrozenTrial], None] | None = None,
 ) -> optuna.storages.RDBStorage:
     """Optuna's RDB storage for `url`, ready for several workers on one study.
 
     Running trials send a heartbeat every `heartbeat_interval` seconds; a trial silent for
     `grace_period` seconds (its worker was killed) is marked FAIL by the next worker that asks
-    for a trial, and re-queued with the same parameters up to `max_retry` times. SQLite gets a
-    busy timeout and write-ahead logging so local worker processes do not fail on locks; other
-    databases get connection health checks so workers survive a database restart.
+    for a trial, and re-queued with the same parameters up to `max_retry` times; `on_stale`
+    then hears of the failed trial (to close its tracking run, say). SQLite gets a busy timeout
+    and write-ahead logging so local worker processes do not fail on locks; other databases
+    get connection health checks so workers survive a database restart.
     """
     if heartbeat_interval < 1 or grace_period <= heartbeat_interval:
         raise StudyError(
@@ -157,15 +166,29 @@ def open_storage(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
-            return _ResilientRDBStorage(
-                # RDBStorage formats the URL with str.format ({SCHEMA_VERSION}); keep a
-                # password's literal braces intact.
-                url.replace("{", "{{").replace("}", "}}"),
-                engine_kwargs=_engine_kwargs(parsed),
-                heartbeat_interval=heartbeat_interval,
-                grace_period=grace_period,
-                heartbeat_stale_trial_callback=retry,
-            )
+
+            def stale(study: optuna.Study, trial: FrozenTrial) -> None:
+                retry(study, trial)
+                if on_stale is not None:
+                    on_stale(study, trial)
+
+            for attempt in range(3):
+                try:
+                    return _ResilientRDBStorage(
+                        # RDBStorage formats the URL with str.format ({SCHEMA_VERSION}); keep
+                        # a password's literal braces intact.
+                        url.replace("{", "{{").replace("}", "}}"),
+                        engine_kwargs=_engine_kwargs(parsed),
+                        heartbeat_interval=heartbeat_interval,
+                        grace_period=grace_period,
+                        heartbeat_stale_trial_callback=stale,
+                    )
+                except sqlalchemy.exc.SQLAlchemyError as exc:
+                    # Workers starting together on a new database race to create Optuna's
+                    # tables; the loser finds them made and simply opens the storage again.
+                    if "already exists" not in str(exc) or attempt == 2:
+                        raise
+                    time.sleep(0.5)
     except (sqlite3.Error, sqlalchemy.exc.SQLAlchemyError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise StudyError(

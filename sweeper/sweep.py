@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import IO
 
 import optuna
-from optuna.storages import RetryFailedTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.errors import StudyError
@@ -81,6 +80,7 @@ def open_study(
         opts.storage_url,
         heartbeat_interval=opts.heartbeat_interval,
         grace_period=opts.grace_period,
+        max_retry=opts.max_retry,
         on_stale=on_stale,
     )
     return optuna.create_study(
@@ -102,7 +102,6 @@ class Worker:
 
     def __init__(self, opts: SweepOptions) -> None:
         self.opts = opts
-        self.retry = RetryFailedTrialCallback(max_retry=opts.max_retry)
         self.study = open_study(opts, self._on_stale)
         self.tracker = Tracker(opts.tracking_uri, opts.name)
         self._last: FrozenTrial | None = None
@@ -111,8 +110,7 @@ class Worker:
         self._last = trial
 
     def _on_stale(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        """A trial whose worker stopped sending heartbeats: retry its params, close its run."""
-        self.retry(study, trial)
+        """A trial whose worker stopped sending heartbeats (now re-queued): close its run."""
         run_id = trial.user_attrs.get(RUN_ATTR)
         if run_id:
             reason = f"worker lost: no heartbeat for {self.opts.grace_period}s; retried"
@@ -123,7 +121,8 @@ class Worker:
         objective = make_objective(context)
         deadline = None if self.opts.timeout is None else time.monotonic() + self.opts.timeout
         failures = 0
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        # a failed trial is logged by Optuna with its traceback; sweeper prints one line instead
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
         while True:
             finished = count(self.study, FINISHED)
             if finished >= self.opts.trials:

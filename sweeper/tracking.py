@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 # Sweeps often run on offline clusters, where MLflow's usage telemetry is wasted work and
 # noise; it stays off unless the user asks for it (MLFLOW_DISABLE_TELEMETRY=false).
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# MLflow prints "View run ... at <tracking URI>" to stdout, password included for http URIs.
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
@@ -56,8 +58,10 @@ class Tracker:
                 raise
             return found.experiment_id
 
-    def parent_run(self, study: optuna.Study, tags: Mapping[str, str]) -> str:
-        """The study's parent run id, created once for all workers and resumes."""
+    def parent_run(
+        self, study: optuna.Study, tags: Mapping[str, str], params: Mapping[str, Any]
+    ) -> str:
+        """The study's parent run id, created (with `params`) once for all workers and resumes."""
         known = study.user_attrs.get(PARENT_ATTR)
         if known:
             return str(known)
@@ -75,6 +79,8 @@ class Tracker:
         chosen = parents[0].info.run_id
         if chosen != run.info.run_id:
             self.client.delete_run(run.info.run_id)
+        else:
+            self.log_params(chosen, params)
         study.set_user_attr(PARENT_ATTR, chosen)
         return chosen
 

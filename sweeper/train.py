@@ -89,9 +89,9 @@ def train(
     with _thread_count(threads):
         torch.manual_seed(cfg.seed)
         model = build_model(cfg).to(dev)
-        train_batches = _batches(cfg, train, shuffle=True, device=dev)
-        val_batches = _batches(cfg, val, shuffle=False, device=dev)
-        optimizer = _optimizer(cfg, model)
+        train_batches = make_batches(cfg, train, shuffle=True, device=dev)
+        val_batches = make_batches(cfg, val, shuffle=False, device=dev)
+        optimizer = make_optimizer(cfg, model)
         scheduler = _scheduler(cfg, optimizer, steps_per_epoch=len(train_batches))
         weight = _class_weights(train_labels).to(dev) if cfg.class_weighted else None
         criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
@@ -127,7 +127,7 @@ def train(
             frames = 0
             for batch in train_batches.epoch(len(history)):
                 with torch.autocast(dev.type, dtype=amp, enabled=amp is not None):
-                    logits, y = _frame_logits(cfg, model, batch)
+                    logits, y = frame_logits(cfg, model, batch)
                     loss = criterion(logits.float(), y)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
@@ -200,8 +200,8 @@ def predict(
     cfg = resolve_config(config)
     dev = select_device(device)
     model.to(dev).eval()
-    batches = _batches(cfg, split, shuffle=False, device=dev)
-    predictions = [_frame_logits(cfg, model, b)[0].argmax(1).cpu() for b in batches.epoch(0)]
+    batches = make_batches(cfg, split, shuffle=False, device=dev)
+    predictions = [frame_logits(cfg, model, b)[0].argmax(1).cpu() for b in batches.epoch(0)]
     return torch.cat(predictions) if predictions else torch.empty(0, dtype=torch.int64)
 
 
@@ -231,14 +231,14 @@ def _evaluate(
     frames = 0
     for batch in batches.epoch(0):
         with torch.autocast(loss_sum.device.type, dtype=amp, enabled=amp is not None):
-            logits, y = _frame_logits(cfg, model, batch)
+            logits, y = frame_logits(cfg, model, batch)
         loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
         correct += (logits.argmax(1) == y).sum()
         frames += len(y)
     return loss_sum.item() / frames, correct.item() / frames
 
 
-def _frame_logits(cfg: RunConfig, model: nn.Module, batch: Any) -> tuple[torch.Tensor, Any]:
+def frame_logits(cfg: RunConfig, model: nn.Module, batch: Any) -> tuple[torch.Tensor, Any]:
     """(logits (N, 41), labels (N,) or None) over the real frames of a batch."""
     if cfg.family != "rnn-seq":
         x, y = batch
@@ -247,14 +247,14 @@ def _frame_logits(cfg: RunConfig, model: nn.Module, batch: Any) -> tuple[torch.T
     return logits, None if batch.y is None else batch.y[batch.mask]
 
 
-def _batches(
+def make_batches(
     cfg: RunConfig, split: Split, *, shuffle: bool, device: torch.device
 ) -> FrameBatches | SequenceBatches:
     kind = SequenceBatches if cfg.family == "rnn-seq" else FrameBatches
     return kind(split, cfg.n, cfg.batch_size, shuffle=shuffle, seed=cfg.seed, device=device)
 
 
-def _optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
+def make_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
     params, lr, decay = model.parameters(), cfg.lr, cfg.weight_decay
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=decay)

@@ -75,6 +75,13 @@ def drop_first_label(root: Path) -> None:
     path.write_text(f"{utt} {rest}")
 
 
+def drop_label_line(root: Path, line: int, replace_with_line: int | None = None) -> None:
+    path = root / "train_labels.txt"
+    lines = path.read_text().splitlines(keepends=True)
+    lines[line] = "" if replace_with_line is None else lines[replace_with_line]
+    path.write_text("".join(lines))
+
+
 def poison_features(value: float) -> Callable[[Path], None]:
     def poison(root: Path) -> None:
         features = torch.load(first_train_pt(root))
@@ -158,6 +165,26 @@ BAD_INPUTS: dict[str, tuple[Callable[[Path], object], str, str]] = {
         lambda root: first_train_pt(root).write_bytes(b"MFCC?"),
         ".pt",
         "not a file written by torch.save",
+    ),
+    "no frames": (
+        lambda root: torch.save(torch.zeros(0, 39), first_train_pt(root)),
+        ".pt",
+        "has no frames",
+    ),
+    "utterance without labels": (
+        lambda root: drop_label_line(root, 0),
+        "train_labels.txt",
+        "no labels for utterance",
+    ),
+    "duplicate labels line": (
+        lambda root: drop_label_line(root, 1, replace_with_line=0),
+        "train_labels.txt",
+        "line 2: duplicate utterance id",
+    ),
+    "split file not UTF-8": (
+        lambda root: (root / "test_split.txt").write_bytes(b"\xff\xfe utt\n"),
+        "test_split.txt",
+        "not UTF-8 text",
     ),
     "corpus.json not JSON": (
         lambda root: (root / "corpus.json").write_text("{generator"),

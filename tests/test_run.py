@@ -6,9 +6,11 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import optuna
@@ -200,18 +202,25 @@ def test_a_failing_trial_does_not_stop_the_sweep(tmp_path: Path, tiny_corpus: Pa
     assert run.info.status == "FAILED" and "must be odd" in run.data.tags["sweeper.failure"]
 
 
+def study_exists(database: Path, name: str) -> bool:
+    """Looked up read-only, so the test never races the sweep to create Optuna's tables."""
+    try:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+            query = "SELECT count(*) FROM studies WHERE study_name = ?"
+            return connection.execute(query, (name,)).fetchone()[0] > 0
+    except sqlite3.Error:
+        return False
+
+
 def wait_for_running_epoch(cwd: Path, name: str, proc: subprocess.Popen[str]) -> int:
     """The number of a RUNNING trial that has reported at least one epoch."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
-        if (cwd / "sweeps.db").exists():
-            try:
-                for trial in trials_of(cwd, name):
-                    if trial.state.name == "RUNNING" and trial.intermediate_values:
-                        return trial.number
-            except KeyError:
-                pass  # the study is not created yet
+        if study_exists(cwd / "sweeps.db", name):
+            for trial in trials_of(cwd, name):
+                if trial.state.name == "RUNNING" and trial.intermediate_values:
+                    return trial.number
         time.sleep(0.2)
     raise AssertionError("no trial got to its first epoch in time")
 
@@ -246,7 +255,8 @@ def test_ctrl_c_marks_the_trial_interrupted_and_run_resumes(
 
 
 def test_three_workers_share_one_sqlite_study(tmp_path: Path, tiny_corpus: Path) -> None:
-    write_study(tmp_path / "parallel.py")
+    # trials of a few seconds each, so the later-starting workers find work left
+    write_study(tmp_path / "parallel.py", epochs=6, hidden="[256]", train_frames=8_000)
     result = sweeper(
         "run", "parallel.py", "--trials", "6", "--workers", "3", "--data", tiny_corpus, cwd=tmp_path
     )

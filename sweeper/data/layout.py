@@ -91,7 +91,7 @@ class Layout:
             for utt, frames in zip(ids, features, strict=True):
                 if utt not in by_id:
                     raise DataError(
-                        f"{path}: no labels for utterance {utt!r} ({split_file(split)})"
+                        f"{path}: no labels for utterance {utt!r} (listed in {split_file(split)})"
                     )
                 values = by_id[utt]
                 if len(values) != len(frames):
@@ -132,9 +132,10 @@ def _read_id_list(path: Path) -> tuple[str, ...]:
 def _read_labels(path: Path) -> dict[str, torch.Tensor]:
     labels: dict[str, torch.Tensor] = {}
     for number, line in enumerate(_read_text(path).splitlines(), start=1):
-        utt, *values = line.split() or [""]
-        if not utt:
+        parts = line.split()
+        if not parts:
             continue
+        utt, values = parts[0], parts[1:]
         if utt in labels:
             raise DataError(f"{path}: line {number}: duplicate utterance id {utt!r}")
         try:
@@ -182,9 +183,11 @@ def _read_features(path: Path, split: str) -> torch.Tensor:
         )
     if value.shape[0] == 0:
         raise DataError(f"{path}: has no frames")
-    if not torch.isfinite(value).all():
+    features = value.detach().to(torch.float32)
+    # numpy: thousands of tiny torch ops stall on thread hand-offs when cores are busy
+    if not np.isfinite(features.numpy()).all():
         raise DataError(f"{path}: contains NaN or infinite values")
-    return value.to(torch.float32)
+    return features
 
 
 def _read_metadata(path: Path) -> dict[str, Any] | None:
