@@ -9,6 +9,7 @@ a temporary dir and measures:
   (b) input cost of one epoch at n=11: our FrameBatches against a DataLoader over the sample
       code's Dataset of the materialised tensor;
   (c) loading the directory: reading every .pt (our cold load) against the consolidated cache.
+      The .pt files were just written, so both read from the OS page cache, not the disk.
 """
 
 from __future__ import annotations

@@ -70,11 +70,12 @@ def execute(
         for warning in caught:
             console.print(f"[yellow]warning:[/] {warning.message}")
 
-    quiet_libraries()
     from sweeper.live import Board, leaderboard
     from sweeper.objective import TrialContext
     from sweeper.sweep import SweepOptions, Worker, spawn_workers
     from sweeper.tracking import context_tags
+
+    quiet_libraries()  # after the imports: importing mlflow sets its own log levels
 
     opts = SweepOptions(
         study_file=sf,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -60,13 +61,25 @@ class FrameBatches(_Batches):
     def __len__(self) -> int:
         return -(-self.num_frames // self.batch_size)
 
+    @cached_property
+    def _bounds(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each frame's utterance's first and last frame: int32, 5% of the features' memory,
+        and cheaper per batch than looking the utterance up."""
+        first = torch.repeat_interleave(self.offsets, self.lengths)
+        last = first + torch.repeat_interleave(self.lengths, self.lengths) - 1
+        return first.int(), last.int()
+
     def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        first, last = self._bounds
         for frames in self._order(self.num_frames, epoch).to(self.device).split(self.batch_size):
-            utterance = torch.searchsorted(self.offsets, frames, right=True) - 1
-            first = self.offsets[utterance]
-            last = first + self.lengths[utterance] - 1
-            x = gather_windows(self.features, frames, first, last, self.n)
-            yield x, None if self.labels is None else self.labels[frames]
+            x = gather_windows(
+                self.features,
+                frames,
+                first.index_select(0, frames),
+                last.index_select(0, frames),
+                self.n,
+            )
+            yield x, None if self.labels is None else self.labels.index_select(0, frames)
 
 
 @dataclass(frozen=True)

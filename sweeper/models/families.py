@@ -13,7 +13,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from sweeper.models.config import RunConfig, resolve_config
 from sweeper.phones import FEATURE_DIM, NUM_CLASSES
@@ -35,16 +34,16 @@ class MLP(nn.Sequential):
         )
 
 
-def recurrent(cfg: RunConfig, d_in: int) -> nn.LSTM | nn.GRU:
-    """The (Bi)LSTM/GRU stack: Xavier input weights, orthogonal recurrent ones, zero biases."""
+def recurrent(cfg: RunConfig, d_in: int, layers: int, bidirectional: bool) -> nn.LSTM | nn.GRU:
+    """A (Bi)LSTM/GRU stack: Xavier input weights, orthogonal recurrent ones, zero biases."""
     cell = nn.LSTM if cfg.cell == "lstm" else nn.GRU
     rnn = cell(
         d_in,
         cfg.hidden,
-        num_layers=cfg.layers,
+        num_layers=layers,
         batch_first=True,
-        bidirectional=cfg.bidirectional,
-        dropout=cfg.dropout if cfg.layers > 1 else 0.0,
+        bidirectional=bidirectional,
+        dropout=cfg.dropout if layers > 1 else 0.0,
     )
     for name, param in rnn.named_parameters():
         if name.startswith("weight_ih"):
@@ -75,7 +74,7 @@ class WindowRNN(nn.Module):
     def __init__(self, cfg: RunConfig) -> None:
         super().__init__()
         self.n, self.pool, self.hidden = cfg.n, cfg.pool, cfg.hidden
-        self.rnn = recurrent(cfg, FEATURE_DIM)
+        self.rnn = recurrent(cfg, FEATURE_DIM, cfg.layers, cfg.bidirectional)
         self.head = head(cfg)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -92,8 +91,11 @@ class WindowRNN(nn.Module):
 class SequenceRNN(nn.Module):
     """Reads whole utterances; each step's input is an n-frame window (n = 1: a single frame).
 
-    Padded steps never reach the RNN or the head (packed sequences), and are zeroed before the
-    Conv1d, so an utterance gets the same logits whatever it is batched with.
+    Packed sequences would keep padding out, but their backward pass ran 10x slower on CPU
+    (measured: 2 x 128 BiLSTM, 16 utterances), so every layer runs over the padded batch: the
+    forward direction reads padding only after an utterance's end, and the backward direction
+    reads each utterance reversed within its own length. Padding is zeroed before the Conv1d
+    and never reaches the head, so an utterance's logits do not depend on its batch.
     """
 
     def __init__(self, cfg: RunConfig) -> None:
@@ -107,18 +109,36 @@ class SequenceRNN(nn.Module):
             if cfg.conv_channels
             else None
         )
-        self.rnn = recurrent(cfg, cfg.conv_channels or d_in)
+        directions = 2 if cfg.bidirectional else 1
+        d_ins = [cfg.conv_channels or d_in] + [cfg.hidden * directions] * (cfg.layers - 1)
+        self.layers = nn.ModuleList(
+            nn.ModuleList(recurrent(cfg, d, 1, False) for _ in range(directions)) for d in d_ins
+        )
+        self.dropout = nn.Dropout(cfg.dropout)
         self.head = head(cfg)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        steps = x.shape[1]
+        batch, steps, _ = x.shape
+        time = torch.arange(steps, device=x.device)
+        lengths = lengths.to(x.device)[:, None]
+        real = time < lengths
+        # step t of the reversed utterance is step length-1-t; padded steps stay in place
+        reverse = torch.where(real, lengths - 1 - time, time)
         if self.conv is not None:
-            real = torch.arange(steps, device=x.device) < lengths.to(x.device)[:, None]
             x = self.conv((x * real[..., None]).transpose(1, 2)).transpose(1, 2)
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, _ = self.rnn(packed)
-        logits = out._replace(data=self.head(out.data))
-        return pad_packed_sequence(logits, batch_first=True, total_length=steps)[0]
+        for depth, directions in enumerate(self.layers):
+            if depth:
+                x = self.dropout(x)
+            outputs = [directions[0](x)[0]]
+            if len(directions) == 2:
+                outputs.append(_flip(directions[1](_flip(x, reverse))[0], reverse))
+            x = torch.cat(outputs, dim=-1)
+        frames = self.head(x[real])
+        return frames.new_zeros(batch, steps, frames.shape[-1]).index_put_((real,), frames)
+
+
+def _flip(x: torch.Tensor, reverse: torch.Tensor) -> torch.Tensor:
+    return x.gather(1, reverse[..., None].expand_as(x))
 
 
 def build_model(config: dict[str, Any] | RunConfig) -> nn.Module:
