@@ -112,8 +112,9 @@ class Board:
 
     def render(self, trials: list[FrozenTrial]) -> Group:
         table = Table(box=None, header_style="bold", pad_edge=False)
-        for column in ("trial", "state", "epoch", "val_acc", "seconds", "params"):
-            table.add_column(column, justify="left" if column in ("state", "params") else "right")
+        for column in ("trial", "state", "epoch", "val_acc", "seconds"):
+            table.add_column(column, justify="left" if column == "state" else "right")
+        table.add_column("params", no_wrap=True, overflow="ellipsis")
         running = [t for t in trials if t.state == TrialState.RUNNING]
         for trial in running:
             best = best_of(trial)
@@ -169,8 +170,9 @@ def leaderboard(trials: list[FrozenTrial], top: int = 10) -> Table:
         reverse=True,
     )[:top]
     table = Table(title=f"Top {len(complete)} trials", header_style="bold")
-    for column in ("rank", "trial", "val_acc", "n_params", "epochs", "seconds", "params"):
-        table.add_column(column, justify="left" if column == "params" else "right")
+    for column in ("rank", "trial", "val_acc", "n_params", "epochs", "seconds"):
+        table.add_column(column, justify="right")
+    table.add_column("params", no_wrap=True, overflow="ellipsis")
     for rank, trial in enumerate(complete, 1):
         table.add_row(
             str(rank),

@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,11 +29,14 @@ from mlflow.tracking import MlflowClient
 
 if TYPE_CHECKING:
     import optuna
+    import torch
 
 PARENT_ATTR = "mlflow_parent_run_id"
 RUN_ATTR = "mlflow_run_id"
 STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
 _MAX_TAG = 5000  # MLflow caps tag values; failure reasons can be long tracebacks
+CHAMPION = "champion"  # the registry alias of the best promoted version
+VAL_ACC_TAG = "val_acc"  # on each registered version: what the champion is compared on
 
 
 class Tracker:
@@ -147,6 +151,111 @@ class Tracker:
             tags["sweeper.failure"] = reason
         self.set_tags(run_id, tags)
         self.client.set_terminated(run_id, status=STATUS[state])
+
+    # Promotion: one trial's config retrained on the full data, logged as a registered model.
+
+    def start_promotion(
+        self,
+        parent_id: str,
+        trial_number: int,
+        source_run_id: str | None,
+        params: Mapping[str, Any],
+        tags: Mapping[str, str],
+    ) -> str:
+        """A run `promote-trial-<n>` nested under the study's parent, naming its source trial."""
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=f"promote-trial-{trial_number}",
+            tags={
+                **tags,
+                "mlflow.parentRunId": parent_id,
+                "sweeper.study": self.study_name,
+                "sweeper.role": "promote",
+                "sweeper.source_trial": str(trial_number),
+                "sweeper.source_run_id": source_run_id or "",
+                "sweeper.state": "RUNNING",
+            },
+        )
+        self.log_params(run.info.run_id, params)
+        return run.info.run_id
+
+    def run_status(self, run_id: str) -> str | None:
+        """RUNNING, FINISHED, KILLED, FAILED; None when the run was deleted or never existed."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            run = self.client.get_run(run_id)
+        except MlflowException:
+            return None
+        return None if run.info.lifecycle_stage == "deleted" else run.info.status
+
+    def interrupt(self, run_id: str) -> None:
+        """Close a run the user stopped; running the same command again reopens it."""
+        self.set_tags(run_id, {"sweeper.state": "INTERRUPTED"})
+        self.client.set_terminated(run_id, status="KILLED")
+
+    def log_model(
+        self,
+        run_id: str,
+        program: torch.nn.Module,
+        example: torch.Tensor,
+        registered_name: str,
+        version_tags: Mapping[str, str],
+    ) -> str:
+        """Log an exported program as the run's PyTorch model, with `example` as its input
+        example and signature, register it under `registered_name`; returns the new version.
+
+        The pt2 format is pickle-free: it loads with torch alone, without sweeper, and without
+        MLFLOW_ALLOW_PICKLE_DESERIALIZATION.
+        """
+        import mlflow
+        import mlflow.pytorch
+        import torch
+        from mlflow.models import infer_signature
+
+        with torch.no_grad():
+            output = program(example)
+        mlflow.set_tracking_uri(self.tracking_uri)  # log_model reads the global URI
+        info = mlflow.pytorch.log_model(
+            program,
+            name="model",
+            run_id=run_id,
+            input_example=example.numpy(),
+            signature=infer_signature(example.numpy(), output.numpy()),
+            serialization_format="pt2",
+            # pinned so the model is served with the torch that exported it; also spares
+            # MLflow inferring requirements by loading the model in a subprocess
+            pip_requirements=[f"torch=={torch.__version__}"],
+            registered_model_name=registered_name,
+        )
+        version = str(info.registered_model_version)
+        for key, value in version_tags.items():
+            self.client.set_model_version_tag(registered_name, version, key, value)
+        return version
+
+    def crown_if_better(self, name: str, version: str, val_acc: float) -> Champion:
+        """Move the `champion` alias of `name` to `version` only when its val_acc beats the
+        current champion's (a champion without a val_acc tag, set by hand, is replaced)."""
+        current = self.client.get_registered_model(name).aliases.get(CHAMPION)
+        previous = None
+        if current is not None:
+            tagged = self.client.get_model_version(name, current).tags.get(VAL_ACC_TAG)
+            previous = None if tagged is None else float(tagged)
+        crowned = current is None or previous is None or val_acc > previous
+        if crowned:
+            self.client.set_registered_model_alias(name, CHAMPION, version)
+        return Champion(name, version, crowned, current, previous)
+
+
+@dataclass(frozen=True)
+class Champion:
+    """What `crown_if_better` decided: `crowned` when `version` now holds the alias."""
+
+    name: str
+    version: str
+    crowned: bool
+    previous_version: str | None
+    previous_val_acc: float | None
 
 
 def context_tags(fingerprint: str, subset_seed: int, device: str) -> dict[str, str]:

@@ -85,7 +85,8 @@ def train(
     """
     cfg = resolve_config(config)
     dev = select_device(device)
-    train_labels, _ = _labels(train), _labels(val)
+    train_labels = _labels(train)
+    _labels(val)  # an unusable val split should fail now, not after the first epoch
     with _thread_count(threads):
         torch.manual_seed(cfg.seed)
         model = build_model(cfg).to(dev)
@@ -112,7 +113,7 @@ def train(
             history = [EpochStats(**stats) for stats in state["history"]]
             best_epoch, best_weights = state["best_epoch"], state["best_model"]
             torch.set_rng_state(state["rng"])
-            if dev.type == "cuda":
+            if dev.type == "cuda" and state["cuda_rng"] is not None:
                 torch.cuda.set_rng_state(state["cuda_rng"], dev)
 
         started = time.perf_counter()

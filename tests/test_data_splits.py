@@ -85,3 +85,8 @@ def test_subset_larger_than_the_split_is_the_whole_split_with_a_warning() -> Non
 
     assert whole.utt_ids == split.utt_ids
     assert subset(split, frames=split.num_frames, seed=0).num_frames == split.num_frames
+
+
+def test_subset_of_no_frames_is_refused() -> None:
+    with pytest.raises(DataError, match="at least one frame"):
+        subset(random_split("train", LENGTHS, seed=0), frames=0, seed=0)

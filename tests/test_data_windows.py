@@ -51,6 +51,20 @@ def test_frame_windows_in_file_order_match_the_reference(n: int) -> None:
     assert torch.equal(torch.cat(ys), split.labels[centres])
 
 
+@pytest.mark.parametrize("batches_per_gather", [1, 3])
+def test_batches_are_the_same_however_many_are_gathered_at_once(
+    monkeypatch: pytest.MonkeyPatch, batches_per_gather: int
+) -> None:
+    chunk_bytes = batches_per_gather * 16 * 11 * FEATURE_DIM * 4
+    monkeypatch.setattr("sweeper.data.batches.CHUNK_BYTES", chunk_bytes)
+    split = random_split("train", LENGTHS, seed=4)
+
+    xs = [x for x, _ in FrameBatches(split, 11, batch_size=16, shuffle=False).epoch(0)]
+
+    assert [len(x) for x in xs] == [16] * 6 + [1]
+    assert torch.equal(torch.cat(xs), reference_windows(split, 11)[0])
+
+
 @pytest.mark.parametrize("n", [5, 41])
 def test_shuffled_epoch_covers_every_frame_once_with_its_own_window(n: int) -> None:
     split = indexed_split(LENGTHS)
@@ -91,7 +105,7 @@ def test_unlabelled_split_gives_no_labels_in_file_order() -> None:
     assert torch.equal(torch.cat([x for x, _ in batches]), reference_windows(split, 11)[0])
 
 
-@pytest.mark.parametrize("n", [1, 5, 25])
+@pytest.mark.parametrize("n", [1, 5, 25, 201])
 def test_sequence_batches_pad_whole_utterances_of_windows(n: int) -> None:
     split = random_split("train", LENGTHS, seed=n)
     expected, _ = reference_windows(split, n)

@@ -15,8 +15,11 @@ app = typer.Typer(help="Inspect and generate LibriPhone data directories.", no_a
 
 @app.command()
 def info(
-    directory: Path = typer.Argument(
-        ..., help="A LibriPhone directory (train_split.txt, feat/, ...).", show_default=False
+    directory: Path | None = typer.Argument(
+        None,
+        help="A LibriPhone directory (train_split.txt, feat/, ...) "
+        "[default: the embedded corpus, generated on first use].",
+        show_default=False,
     ),
 ) -> None:
     """Validate a LibriPhone directory and summarise it: sizes, utterance lengths, labels.
@@ -26,10 +29,12 @@ def info(
     Example: sweeper data info ~/data/libriphone
     """
     from sweeper.data.corpus import load_corpus
+    from sweeper.data.defaults import resolve_data_dir
     from sweeper.data.summary import summarize
     from sweeper.phones import FEATURE_DIM, PHONES
 
     console = Console()
+    directory = resolve_data_dir(directory)
     with console.status(f"Reading {directory} ..."):
         corpus = load_corpus(directory)
     summaries = [summarize(corpus.train), summarize(corpus.test)]
@@ -59,8 +64,8 @@ def info(
 
     if corpus.metadata is not None:
         facts = Table(title="corpus.json", title_justify="left", show_header=False)
-        facts.add_column("key", style="bold")
-        facts.add_column("value", no_wrap=True, overflow="ellipsis", max_width=80)
+        facts.add_column("key", style="bold", no_wrap=True, min_width=18)
+        facts.add_column("value", no_wrap=True, overflow="ellipsis", max_width=56)
         for key, value in corpus.metadata.items():
             facts.add_row(key, value if isinstance(value, str) else json.dumps(value))
         console.print(facts)

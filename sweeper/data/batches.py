@@ -17,6 +17,8 @@ import torch
 from sweeper.data.split import Split
 from sweeper.data.windows import check_window, gather_windows
 
+CHUNK_BYTES = 4 * 2**20
+
 
 class _Batches:
     def __init__(
@@ -40,7 +42,8 @@ class _Batches:
         self.num_frames = split.num_frames
         self.num_utterances = split.num_utterances
         self.cpu_lengths = split.lengths
-        self.features = split.features.to(self.device)
+        # contiguous: gather_windows copies a window's rows as one run of memory
+        self.features = split.features.to(self.device).contiguous()
         self.labels = None if split.labels is None else split.labels.to(self.device)
         self.offsets = split.offsets.to(self.device)
         self.lengths = split.lengths.to(self.device)
@@ -62,31 +65,38 @@ class FrameBatches(_Batches):
         return -(-self.num_frames // self.batch_size)
 
     @cached_property
-    def _bounds(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Each frame's utterance's first and last frame: int32, 5% of the features' memory,
-        and cheaper per batch than looking the utterance up."""
-        first = torch.repeat_interleave(self.offsets, self.lengths)
-        last = first + torch.repeat_interleave(self.lengths, self.lengths) - 1
-        return first.int(), last.int()
+    def _room(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames between each frame and its utterance's first and last frame (int32: 5% of
+        the features' memory, and cheaper per batch than looking the utterance up)."""
+        before = torch.arange(self.num_frames, dtype=torch.int32, device=self.device)
+        before -= torch.repeat_interleave(self.offsets.int(), self.lengths)
+        after = torch.repeat_interleave(self.lengths.int() - 1, self.lengths)
+        after -= before
+        return before, after
 
     def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-        first, last = self._bounds
-        for frames in self._order(self.num_frames, epoch).to(self.device).split(self.batch_size):
-            x = gather_windows(
-                self.features,
-                frames,
-                first.index_select(0, frames),
-                last.index_select(0, frames),
-                self.n,
-            )
-            yield x, None if self.labels is None else self.labels.index_select(0, frames)
+        before, after = self._room
+        # windows of several batches are gathered at once and handed out as slices: fewer,
+        # larger tensor ops (a fifth faster at n=11), memory still bounded by CHUNK_BYTES
+        window_bytes = self.batch_size * self.n * self.features.shape[1] * 4
+        chunk = self.batch_size * max(1, CHUNK_BYTES // window_bytes)
+        for frames in self._order(self.num_frames, epoch).to(self.device).split(chunk):
+            room_before, room_after = before.index_select(0, frames), after.index_select(0, frames)
+            x = gather_windows(self.features, frames, room_before, room_after, self.n)
+            y = None if self.labels is None else self.labels.index_select(0, frames)
+            for start in range(0, len(frames), self.batch_size):
+                batch = slice(start, start + self.batch_size)
+                yield x[batch], None if y is None else y[batch]
 
 
 @dataclass(frozen=True)
 class SequenceBatch:
-    """Padded utterances: x (B, T, 39*n) zero-padded; y (B, T) padded with -100, the
-    ignore_index of CrossEntropyLoss (None when unlabelled); lengths int64 (B,) on the CPU, as
-    pack_padded_sequence wants; mask bool (B, T), True on real steps."""
+    """A batch of whole utterances, padded to the longest.
+
+    x: float32 (B, T, 39*n), zero on padding. y: int64 (B, T), -100 on padding (the
+    ignore_index of CrossEntropyLoss), or None when unlabelled. lengths: int64 (B,) on the CPU,
+    as pack_padded_sequence wants. mask: bool (B, T), True on real steps.
+    """
 
     x: torch.Tensor
     y: torch.Tensor | None
@@ -113,7 +123,7 @@ class SequenceBatches(_Batches):
             last = first + self.lengths[on_device].unsqueeze(1) - 1
             # steps past an utterance's end point at its last frame, then are masked out
             frames = torch.minimum(first + steps, last)
-            x = gather_windows(self.features, frames, first, last, self.n)
+            x = gather_windows(self.features, frames, frames - first, last - frames, self.n)
             x = x.masked_fill(~mask.unsqueeze(-1), 0.0)
             y = None if self.labels is None else self.labels[frames].masked_fill(~mask, -100)
             yield SequenceBatch(x=x, y=y, lengths=lengths, mask=mask)

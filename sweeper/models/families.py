@@ -119,11 +119,11 @@ class SequenceRNN(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         batch, steps, _ = x.shape
-        time = torch.arange(steps, device=x.device)
+        position = torch.arange(steps, device=x.device)
         lengths = lengths.to(x.device)[:, None]
-        real = time < lengths
+        real = position < lengths
         # step t of the reversed utterance is step length-1-t; padded steps stay in place
-        reverse = torch.where(real, lengths - 1 - time, time)
+        reverse = torch.where(real, lengths - 1 - position, position)
         if self.conv is not None:
             x = self.conv((x * real[..., None]).transpose(1, 2)).transpose(1, 2)
         for depth, directions in enumerate(self.layers):

@@ -19,6 +19,7 @@ from sweeper.data.synth.text import sentence
 from sweeper.phones import SILENCE, SPOKEN_NOISE
 
 RATE_JITTER = (0.85, 1.15)  # per-utterance factor on the speaker's words per minute
+WARP_JITTER = (0.97, 1.03)  # per-utterance factor on the speaker's vocal-tract warp
 PITCH_JITTER = 6.0  # standard deviation around the speaker's pitch (eSpeak units)
 PITCH_RANGE = (20, 90)  # eSpeak intonation range
 EDGE_SILENCE_S = (0.05, 0.4)  # silence before and after the sentence
@@ -37,6 +38,7 @@ def knobs() -> dict[str, object]:
     """The difficulty settings, for corpus.json."""
     return {
         "rate_jitter": RATE_JITTER,
+        "warp_jitter": WARP_JITTER,
         "pitch_jitter": PITCH_JITTER,
         "pitch_range": PITCH_RANGE,
         "edge_silence_s": EDGE_SILENCE_S,
@@ -114,7 +116,7 @@ def render(speaker: Speaker, rng: np.random.Generator, seed: int) -> Utterance:
     lead, trail = (int(rng.uniform(*EDGE_SILENCE_S) * rate) for _ in range(2))
     wave, segments = _pad(wave, segments, lead, trail)
 
-    ratio = SAMPLE_RATE / rate / speaker.warp
+    ratio = SAMPLE_RATE / rate / (speaker.warp * rng.uniform(*WARP_JITTER))
     wave = audio.resample(wave, ratio)
     segments = [(round(start * ratio), phone) for start, phone in segments]
     wave = audio.tilt(wave, speaker.tilt + rng.normal(0, 0.1))
