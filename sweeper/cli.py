@@ -9,7 +9,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from sweeper import __version__
+from sweeper.commands import compare as compare_commands
 from sweeper.commands import data as data_commands
+from sweeper.commands import promote as promote_commands
 from sweeper.commands import report as report_commands
 from sweeper.commands import run as run_commands
 from sweeper.errors import SweeperError
@@ -27,6 +29,9 @@ app.add_typer(data_commands.app, name="data")
 app.command()(run_commands.run)
 app.command()(report_commands.report)
 app.command()(report_commands.studies)
+app.command()(compare_commands.compare)
+app.command()(promote_commands.promote)
+app.command()(promote_commands.score)
 
 err_console = Console(stderr=True)
 

@@ -17,6 +17,7 @@ import torch
 
 from sweeper.data import Split
 from sweeper.models import count_parameters
+from sweeper.secrets import mask_text
 from sweeper.studyfile import StudyFile, call_search_space
 from sweeper.tracking import RUN_ATTR, Tracker, config_json
 from sweeper.train import EpochStats, train
@@ -144,7 +145,11 @@ def _record_end(trial: optuna.Trial, seconds: float) -> None:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted (Ctrl-C)"
-    return f"{type(exc).__name__}: {exc}"
+    # Recorded in both stores and printed: a library's message may quote a URL with a password.
+    if isinstance(exc, optuna.exceptions.StorageInternalError) and exc.__cause__:
+        # Optuna's message guesses at invalid data; the database's first line says what broke.
+        return mask_text(f"storage error: {str(exc.__cause__).strip().splitlines()[0]}")
+    return mask_text(f"{type(exc).__name__}: {exc}")
 
 
 def _state_bytes(model: torch.nn.Module) -> bytes:

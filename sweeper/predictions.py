@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -54,14 +53,15 @@ def predict_utterances(
 def write_predictions(path: Path, classes: torch.Tensor) -> Path:
     """Write the CSV atomically: a reader never sees half a file, an old file survives a crash."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # not mkstemp: its file is private (0600), and the CSV is a file to share
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(handle, "w", newline="") as stream:
+        with temporary.open("w", newline="") as stream:
             stream.write(",".join(HEADER) + "\n")
             stream.writelines(f"{i},{c}\n" for i, c in enumerate(classes.tolist()))
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
     return path
 

@@ -42,7 +42,7 @@ def execute(
     from sweeper.data import course_split, load_corpus, subset
     from sweeper.data.defaults import resolve_data_dir
     from sweeper.secrets import mask_logging, mask_url
-    from sweeper.storage import resolve_storage_url, resolve_tracking_uri
+    from sweeper.storage import resolve_storage_url, resolve_tracking_uri, storage_lock
 
     # 1. Everything the user typed is checked before any store is touched.
     sf = load_study_file(study_file)
@@ -102,9 +102,11 @@ def execute(
     tags["sweeper.storage"] = mask_url(storage_url)
     # Settings a resume may change (paths, the target) are tags; the rest are the parent's params.
     mutable = {"study_file", "data_dir", "target"}
-    parent = worker.tracker.parent_run(
-        study, tags, {k: v for k, v in settings.items() if k not in mutable}
-    )
+    # Locked: workers starting together on several machines must create one parent between them.
+    with storage_lock(storage_url, f"sweeper parent run of {sf.name}"):
+        parent = worker.tracker.parent_run(
+            study, tags, {k: v for k, v in settings.items() if k not in mutable}
+        )
     worker.tracker.reopen(parent)
     if worker_index == 0:
         worker.tracker.set_tags(

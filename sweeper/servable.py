@@ -74,8 +74,10 @@ def export_classifier(model: nn.Module, config: dict[str, Any]) -> nn.Module:
         _utterance_has_frames(model),
         warnings.catch_warnings(),
     ):
-        # RNN modules re-assign their flat weights while traced; harmless, and not the user's.
+        # RNN modules re-assign their flat weights while traced, and the traced size checks
+        # use a deprecated spelling: harmless, and nothing the user can act on
         warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", FutureWarning)
         program = torch.export.export(
             wrapper,
             (example_features(),),

@@ -6,13 +6,16 @@ Imports Optuna: import this module inside CLI commands, not at the top of `sweep
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import logging
 import os
 import sqlite3
+import threading
 import time
 import warnings
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ import optuna
 import sqlalchemy
 from optuna.trial import FrozenTrial
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import NullPool
 
 from sweeper.errors import StudyError
 from sweeper.secrets import mask_text, mask_url
@@ -34,6 +38,9 @@ TRACKING_ENV = "MLFLOW_TRACKING_URI"
 SQLITE_BUSY_TIMEOUT_S = 60
 # An unreachable PostgreSQL host should fail in seconds, not after the TCP timeout.
 POSTGRES_CONNECT_TIMEOUT_S = 10
+# Once a sweep runs, how long a worker waits for its database to come back (a restart, a
+# fail-over) before the call that needs it fails.
+RECONNECT_TIMEOUT_S = 300
 
 _logger = logging.getLogger(__name__)
 
@@ -174,7 +181,7 @@ def open_storage(
 
             for attempt in range(3):
                 try:
-                    return _ResilientRDBStorage(
+                    storage = _ResilientRDBStorage(
                         # RDBStorage formats the URL with str.format ({SCHEMA_VERSION}); keep
                         # a password's literal braces intact.
                         url.replace("{", "{{").replace("}", "}}"),
@@ -183,6 +190,7 @@ def open_storage(
                         grace_period=grace_period,
                         heartbeat_stale_trial_callback=stale,
                     )
+                    break
                 except sqlalchemy.exc.SQLAlchemyError as exc:
                     # Workers starting together on a new database race to create Optuna's
                     # tables; the loser finds them made and simply opens the storage again.
@@ -190,9 +198,82 @@ def open_storage(
                         raise
                     time.sleep(0.5)
     except (sqlite3.Error, sqlalchemy.exc.SQLAlchemyError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise StudyError(
-            f"--storage {shown!r}: cannot open the database: {mask_text(reason, [url])}"
-        ) from None
+        raise _cannot_open(url, exc) from None
     except RuntimeError as exc:  # Optuna's table schema is from another Optuna version
         raise StudyError(f"--storage {shown!r}: {mask_text(str(exc), [url])}") from None
+    if parsed.get_backend_name() != "sqlite":
+        _reconnect_patiently(storage.engine, url)
+    return storage
+
+
+def _reconnect_patiently(engine: sqlalchemy.Engine, url: str) -> None:
+    """New connections of an opened storage wait out a database outage instead of failing.
+
+    A worker then rides out a database restart or fail-over: its calls block until the
+    database answers again (stale pooled connections are replaced thanks to pool_pre_ping),
+    and its trial carries on. Only a database gone for RECONNECT_TIMEOUT_S fails the call.
+    """
+    connect_errors = (engine.dialect.loaded_dbapi.OperationalError,)
+    outage = threading.Event()  # set while the database is away: one warning per outage
+
+    def connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        deadline = time.monotonic() + RECONNECT_TIMEOUT_S
+        delay = 0.25
+        while True:
+            try:
+                connection = dialect.connect(*cargs, **cparams)
+            except connect_errors as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                if not outage.is_set():
+                    outage.set()
+                    reason = mask_text(str(exc).strip().splitlines()[0], [url])
+                    _logger.warning("storage unreachable, reconnecting: %s", reason)
+                time.sleep(delay)
+                delay = min(2 * delay, 5.0)
+                continue
+            if outage.is_set():
+                outage.clear()
+                _logger.warning("storage reachable again")
+            return connection
+
+    sqlalchemy.event.listen(engine, "do_connect", connect)
+
+
+@contextmanager
+def storage_lock(url: str, name: str) -> Iterator[None]:
+    """Hold the lock `name` against every process, on any machine, using the storage `url`.
+
+    For the few set-up steps that read, then write (creating the study's MLflow parent run):
+    Optuna's storage has no compare-and-set, so workers starting together would each write.
+    PostgreSQL gives a session-wide advisory lock, released when its connection ends, even if
+    the process is killed. A SQLite file is shared only by processes of one machine, which lock
+    the file itself (flock does not touch SQLite's own fcntl locks). Other databases: no lock.
+    """
+    parsed = _parse_database_url(url, "--storage")
+    database = _sqlite_file(parsed)
+    if database is not None:
+        with database.open("rb") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield  # closing the file releases the lock
+        return
+    if parsed.get_backend_name() != "postgresql":
+        yield
+        return
+    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+    # Without a pool, closing the connection ends the database session, releasing the lock.
+    engine = sqlalchemy.create_engine(parsed, poolclass=NullPool, **_engine_kwargs(parsed))
+    try:
+        connection = engine.connect()
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise _cannot_open(url, exc) from None
+    with connection:
+        connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        yield
+
+
+def _cannot_open(url: str, exc: Exception) -> StudyError:
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return StudyError(
+        f"--storage {mask_url(url)!r}: cannot open the database: {mask_text(reason, [url])}"
+    )

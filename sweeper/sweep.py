@@ -21,6 +21,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.errors import StudyError
 from sweeper.objective import FAIL_REASON, FINISHED, TrialContext, make_objective
+from sweeper.samplers import TrialSeededSampler
 from sweeper.studyfile import StudyFile, StudySpec
 from sweeper.tracking import PARENT_ATTR, RUN_ATTR, Tracker
 
@@ -51,10 +52,11 @@ class SweepOptions:
 
 
 def make_sampler(kind: str, spec: StudySpec, seed: int) -> optuna.samplers.BaseSampler:
+    # Seeded per trial, not per process: workers on other machines share `seed` (scale-out).
     if kind == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
+        return TrialSeededSampler(lambda s: optuna.samplers.TPESampler(seed=s), seed)
     if kind == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
+        return TrialSeededSampler(lambda s: optuna.samplers.RandomSampler(seed=s), seed)
     if not spec.grid:
         raise StudyError("--sampler grid: the study file defines no `grid` for StudySpec")
     return optuna.samplers.GridSampler(spec.grid, seed=seed)
@@ -87,7 +89,7 @@ def open_study(
         storage=storage,
         study_name=opts.name,
         direction="maximize",
-        sampler=make_sampler(opts.sampler, opts.study_file.spec, opts.seed + opts.worker_index),
+        sampler=make_sampler(opts.sampler, opts.study_file.spec, opts.seed),
         pruner=make_pruner(opts.pruner, opts.study_file.spec),
         load_if_exists=True,
     )

@@ -25,6 +25,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 if TYPE_CHECKING:
@@ -37,6 +38,10 @@ STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
 _MAX_TAG = 5000  # MLflow caps tag values; failure reasons can be long tracebacks
 CHAMPION = "champion"  # the registry alias of the best promoted version
 VAL_ACC_TAG = "val_acc"  # on each registered version: what the champion is compared on
+MODEL_DESCRIPTION = (
+    "Framewise phone classifier. Input: one utterance's features, float32 (frames, 39). "
+    "Output: per-frame logits over the 41 classes, float32 (frames, 41)."
+)
 
 
 class Tracker:
@@ -144,6 +149,10 @@ class Tracker:
     def log_dir(self, run_id: str, directory: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifacts(run_id, str(directory), artifact_path)
 
+    def metric_history(self, run_id: str, key: str) -> dict[int, float]:
+        """A run's values of metric `key` by step (the epoch, for per-epoch metrics)."""
+        return {m.step: m.value for m in self.client.get_metric_history(run_id, key)}
+
     def finish(self, run_id: str, state: str, reason: str | None = None) -> None:
         """Close a run: COMPLETE -> FINISHED, PRUNED -> KILLED, FAIL -> FAILED (with reason)."""
         tags = {"sweeper.state": state}
@@ -181,8 +190,6 @@ class Tracker:
 
     def run_status(self, run_id: str) -> str | None:
         """RUNNING, FINISHED, KILLED, FAILED; None when the run was deleted or never existed."""
-        from mlflow.exceptions import MlflowException
-
         try:
             run = self.client.get_run(run_id)
         except MlflowException:
@@ -226,12 +233,21 @@ class Tracker:
             # pinned so the model is served with the torch that exported it; also spares
             # MLflow inferring requirements by loading the model in a subprocess
             pip_requirements=[f"torch=={torch.__version__}"],
-            registered_model_name=registered_name,
         )
-        version = str(info.registered_model_version)
-        for key, value in version_tags.items():
-            self.client.set_model_version_tag(registered_name, version, key, value)
-        return version
+        # Registered here rather than by log_model, which prints its own lines to stderr.
+        try:
+            self.client.create_registered_model(registered_name, description=MODEL_DESCRIPTION)
+        except MlflowException as exc:
+            if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+                raise
+        version = self.client.create_model_version(
+            registered_name,
+            source=info.model_uri,
+            run_id=run_id,
+            tags=dict(version_tags),
+            model_id=info.model_id,
+        )
+        return str(version.version)
 
     def crown_if_better(self, name: str, version: str, val_acc: float) -> Champion:
         """Move the `champion` alias of `name` to `version` only when its val_acc beats the

@@ -27,9 +27,13 @@ from sweeper.phones import NUM_CLASSES
 
 __all__ = [
     "DEFAULTS",
+    "DeviceError",
     "EpochStats",
     "NonFiniteLossError",
     "TrainResult",
+    "frame_logits",
+    "make_batches",
+    "make_optimizer",
     "predict",
     "select_device",
     "train",
@@ -38,6 +42,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class EpochStats:
+    """What `on_epoch` hears after every epoch (and what `TrainResult.history` lists)."""
+
     epoch: int  # 1-based
     train_loss: float  # the training objective, averaged over the epoch's frames
     train_acc: float  # measured while training (dropout on), as the course notebooks do
@@ -49,6 +55,8 @@ class EpochStats:
 
 @dataclass
 class TrainResult:
+    """A finished run. `model` holds the best-val_acc weights, not the last epoch's."""
+
     model: nn.Module  # in eval mode, holding the weights of the epoch with the best val_acc
     best_val_acc: float
     best_epoch: int
@@ -127,6 +135,8 @@ def train(
             correct = torch.zeros((), dtype=torch.int64, device=dev)
             frames = 0
             for batch in train_batches.epoch(len(history)):
+                if cfg.family == "mlp" and len(batch[0]) == 1:
+                    continue  # BatchNorm cannot train on one frame; a last batch may hold one
                 with torch.autocast(dev.type, dtype=amp, enabled=amp is not None):
                     logits, y = frame_logits(cfg, model, batch)
                     loss = criterion(logits.float(), y)
@@ -227,7 +237,7 @@ def _evaluate(
     cfg: RunConfig, model: nn.Module, batches: FrameBatches | SequenceBatches, amp: Any
 ) -> tuple[float, float]:
     model.eval()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=next(model.parameters()).device)
+    loss_sum = torch.zeros((), device=next(model.parameters()).device)
     correct = torch.zeros_like(loss_sum, dtype=torch.int64)
     frames = 0
     for batch in batches.epoch(0):
@@ -251,11 +261,13 @@ def frame_logits(cfg: RunConfig, model: nn.Module, batch: Any) -> tuple[torch.Te
 def make_batches(
     cfg: RunConfig, split: Split, *, shuffle: bool, device: torch.device
 ) -> FrameBatches | SequenceBatches:
+    """Frame windows for the frame families, padded utterances for rnn-seq."""
     kind = SequenceBatches if cfg.family == "rnn-seq" else FrameBatches
     return kind(split, cfg.n, cfg.batch_size, shuffle=shuffle, seed=cfg.seed, device=device)
 
 
 def make_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """AdamW, Adam or SGD with momentum, as the config says."""
     params, lr, decay = model.parameters(), cfg.lr, cfg.weight_decay
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=decay)

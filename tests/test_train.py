@@ -170,3 +170,11 @@ def test_user_mistakes_are_one_line_errors(splits: tuple[Split, Split]) -> None:
     with pytest.raises(ConfigError, match="unknown key 'epoch'"):
         fit({"epoch": 3}, *splits)
     assert select_device("cpu").type == "cpu"
+
+
+def test_a_last_batch_of_one_frame_does_not_break_batchnorm(splits: tuple[Split, Split]) -> None:
+    train_split, val_split = splits
+    frames = train_split.num_frames
+    # a batch size that leaves exactly one frame for the epoch's last batch
+    result = fit({**SMALL_MLP, "epochs": 1, "batch_size": frames - 1}, train_split, val_split)
+    assert result.epochs_run == 1 and result.history[0].train_acc > 0

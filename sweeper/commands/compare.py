@@ -1,0 +1,65 @@
+"""`sweeper compare`: a comparison grid (depth or dropout) as a table, a plot and a summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sweeper.commands.options import StorageOption, StudyNameArgument, TrackingOption
+
+console = Console()
+
+
+def compare(
+    study_name: StudyNameArgument,
+    storage: StorageOption = None,
+    tracking_uri: TrackingOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the outputs (default: sweeper-reports/NAME-compare)."),
+    ] = None,
+) -> None:
+    """Train and val accuracy of a comparison grid's models, mean ± std over seeds.
+
+    For studies such as studies/deep_vs_shallow.py (depth at equal parameter counts) and
+    studies/dropout.py. Writes comparison.png, comparison.csv and summary.md, and logs them on
+    the study's parent MLflow run (artifacts/compare).
+
+    Example: sweeper compare deep_vs_shallow
+    """
+    from sweeper.compare import findings, load_comparison, render, table, write_files
+    from sweeper.errors import StudyError
+    from sweeper.storage import resolve_storage_url, resolve_tracking_uri
+    from sweeper.sweep import load_existing_study
+    from sweeper.tracking import PARENT_ATTR, Tracker
+
+    study = load_existing_study(study_name, resolve_storage_url(storage))
+    tracking = resolve_tracking_uri(tracking_uri)
+    store = Path(tracking.removeprefix("sqlite:///"))
+    if tracking.startswith("sqlite:///") and not store.is_file():
+        raise StudyError(f"--tracking-uri {tracking}: {store} does not exist (run a sweep first)")
+    tracker = Tracker(tracking, study_name)
+    comparison = load_comparison(study, tracker)
+    files = render(comparison)
+    written = write_files(out or Path("sweeper-reports") / f"{study_name}-compare", files)
+    parent = study.user_attrs[PARENT_ATTR]
+    tracker.log_files(parent, files, "compare")
+
+    headers, rows = table(comparison)
+    view = Table(
+        title=f"{study_name}: best-val epoch of each model, mean ± std over seeds",
+        header_style="bold",
+    )
+    for header in headers:
+        view.add_column(header, justify="right")
+    for row in rows:
+        view.add_row(*row)
+    console.print(view)
+    for line in findings(comparison):
+        console.print(f"• {line}", highlight=False)
+    console.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
+    console.print(f"logged them on MLflow run {parent} (artifacts/compare)", highlight=False)

@@ -1,0 +1,474 @@
+"""`sweeper promote`: a study's best config retrained on the full data, registered, submitted.
+
+In order: pick the trial (with --top, the best of the top K re-ranked on a larger subset), retrain
+its config on the full course train split with early stopping on val, as an MLflow run nested
+under the study's parent; export the model, register it and move the `champion` alias when it
+wins; write the Kaggle CSV of the test split.
+
+Every training run checkpoints each epoch in a directory of the user cache keyed by everything
+that decides what it trains (stores, study, trials, epochs, data), and the promote run's MLflow
+id is kept beside it: the same command after an interruption continues the same run.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import platformdirs
+from optuna.trial import FrozenTrial, TrialState
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from sweeper.data import Split, course_split, load_corpus, subset
+from sweeper.data.corpus import Corpus
+from sweeper.errors import DataError, StudyError
+from sweeper.models import count_parameters
+from sweeper.objective import FINISHED
+from sweeper.predictions import accuracy, predict_utterances, write_predictions
+from sweeper.runner import SPEC_ATTR, quiet_libraries
+from sweeper.secrets import mask_url
+from sweeper.servable import example_features, export_classifier
+from sweeper.sweep import load_existing_study
+from sweeper.tracking import VAL_ACC_TAG, Champion, Tracker, config_json, context_tags
+from sweeper.train import EpochStats, TrainResult, train
+
+CONFIG_ATTR = "config"  # the trial user attr holding the exact config it trained
+
+
+@dataclass(frozen=True)
+class PromoteRequest:
+    """What the user asked for; None means the documented default."""
+
+    study_name: str
+    storage_url: str
+    tracking_uri: str
+    trial: int | None = None
+    epochs: int | None = None  # default: twice the study's epoch budget
+    data: Path | None = None  # default: the directory the study was swept on
+    out: Path = Path("predictions.csv")
+    register_as: str | None = None  # default: the study name
+    top: int = 1
+    top_scale: float = 10.0  # --top subsets are this many times the study's
+    patience: int = 3
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """One of the top K trials retrained on the larger subset."""
+
+    trial: int
+    sweep_val_acc: float
+    val_acc: float
+    best_epoch: int
+
+
+@dataclass(frozen=True)
+class Promotion:
+    trial: int
+    run_id: str
+    resumed: bool
+    result: TrainResult
+    train_frames: int
+    val_frames: int
+    test_acc: float | None
+    test_frames: int
+    predictions: Path
+    champion: Champion
+    rechecks: list[Recheck]
+
+
+def promote(request: PromoteRequest, console: Console) -> Promotion:
+    """Run a promotion end to end, narrating on `console`; see the module docstring."""
+    study = load_existing_study(request.study_name, request.storage_url)
+    settings = study.user_attrs.get(SPEC_ATTR)
+    if settings is None:
+        raise StudyError(
+            f"study {request.study_name!r} was not made by `sweeper run` (no sweeper settings)"
+        )
+    candidates = _candidates(study, request)
+    corpus = _load_data(request.data, settings, console)
+    train_all, val_all = course_split(
+        corpus.train, seed=settings["split_seed"], ratio=settings["train_ratio"]
+    )
+    epochs = request.epochs or 2 * settings["epochs"]
+    state = ResumeState.for_promotion(request, corpus.fingerprint, candidates, epochs)
+    quiet_libraries()
+    # exported programs log a warning per unused shape symbol when loaded
+    logging.getLogger("torch._export.serde.serialize").setLevel(logging.ERROR)
+
+    rechecks: list[Recheck] = []
+    chosen = candidates[0]
+    if len(candidates) > 1:
+        rechecks = _recheck(candidates, train_all, val_all, settings, request, state, console)
+        best = max(rechecks, key=lambda r: r.val_acc)
+        chosen = next(t for t in candidates if t.number == best.trial)
+    config = {**chosen.user_attrs[CONFIG_ATTR], "epochs": epochs, "patience": request.patience}
+
+    tracker = Tracker(request.tracking_uri, request.study_name)
+    tags = context_tags(corpus.fingerprint, settings["subset_seed"], request.device)
+    tags["sweeper.storage"] = mask_url(request.storage_url)
+    run_id, resumed = _open_run(state, tracker, study, chosen, config, train_all, val_all, tags)
+    console.print(
+        f"{'continuing' if resumed else 'started'} MLflow run {run_id} "
+        f"(promote-trial-{chosen.number}): {train_all.num_frames:,} train / "
+        f"{val_all.num_frames:,} val frames, epoch budget {epochs}, patience {request.patience}",
+        highlight=False,
+    )
+    try:
+        with _progress(console) as progress:
+            task = progress.add_task(f"trial {chosen.number} full data", total=epochs, status="")
+            result = train(
+                config,
+                train_all,
+                val_all,
+                on_epoch=_epoch_logger(tracker, run_id, progress, task),
+                checkpoint_dir=state.full_run,
+                device=request.device,
+            )
+            progress.update(task, total=result.epochs_run, completed=result.epochs_run)
+        program = export_classifier(result.model, config)
+        with _progress(console) as progress:
+            task = progress.add_task("predicting test", total=corpus.test.num_utterances, status="")
+            classes = predict_utterances(program, corpus.test, lambda: progress.advance(task))
+        write_predictions(request.out, classes)
+        test_acc = None if corpus.test.labels is None else accuracy(classes, corpus.test.labels)
+        _log_outcome(tracker, run_id, request, config, result, test_acc, rechecks)
+        # last: a version in the registry is what others see, so only a complete run makes one
+        champion = _register(tracker, run_id, program, request, chosen, result, test_acc, corpus)
+    except KeyboardInterrupt:
+        tracker.interrupt(run_id)
+        raise
+    except BaseException as exc:
+        tracker.finish(run_id, "FAIL", f"{type(exc).__name__}: {exc}")
+        raise
+    tracker.finish(run_id, "COMPLETE")
+    state.clear()
+    return Promotion(
+        trial=chosen.number,
+        run_id=run_id,
+        resumed=resumed,
+        result=result,
+        train_frames=train_all.num_frames,
+        val_frames=val_all.num_frames,
+        test_acc=test_acc,
+        test_frames=corpus.test.num_frames,
+        predictions=request.out,
+        champion=champion,
+        rechecks=rechecks,
+    )
+
+
+def _candidates(study: optuna.Study, request: PromoteRequest) -> list[FrozenTrial]:
+    """[trial N] for --trial, else the best `top` COMPLETE trials, best first."""
+    name, trials = request.study_name, study.get_trials(deepcopy=False)
+    if request.trial is not None:
+        if request.top > 1:
+            raise StudyError("--trial and --top exclude each other: pick one trial or re-rank K")
+        found = next((t for t in trials if t.number == request.trial), None)
+        if found is None:
+            numbers = f"0..{len(trials) - 1}" if trials else "none yet"
+            raise StudyError(
+                f"--trial {request.trial}: study {name!r} has no such trial (trials: {numbers})"
+            )
+        if found.state not in FINISHED or CONFIG_ATTR not in found.user_attrs:
+            raise StudyError(
+                f"--trial {request.trial}: the trial is {found.state.name}; "
+                "only a COMPLETE or PRUNED trial has a config to retrain"
+            )
+        return [found]
+    complete = sorted(
+        (
+            t
+            for t in trials
+            if t.state == TrialState.COMPLETE
+            and t.value is not None
+            and CONFIG_ATTR in t.user_attrs
+        ),
+        key=lambda t: t.value or 0.0,
+        reverse=True,
+    )
+    if not complete:
+        counts = ", ".join(
+            f"{state.name.lower()} {n}"
+            for state in TrialState
+            if (n := sum(t.state == state for t in trials))
+        )
+        raise StudyError(
+            f"study {name!r} has no COMPLETE trial to promote ({counts or 'no trials'}); "
+            "run more trials, or pass --trial N"
+        )
+    return complete[: request.top]
+
+
+def _load_data(data: Path | None, settings: dict[str, Any], console: Console) -> Corpus:
+    """The directory given, else the one the study was swept on (the embedded corpus is
+    regenerated if its cache was cleared); a different dataset gets a warning, not a refusal."""
+    from sweeper.data.defaults import embedded_corpus_dir, resolve_data_dir
+
+    directory = data
+    if directory is None:
+        swept = Path(settings["data_dir"])
+        if swept.is_dir():
+            directory = swept
+        elif swept == embedded_corpus_dir():
+            directory = resolve_data_dir(None)
+        else:
+            raise DataError(f"{swept}: the study's data directory is gone; pass --data DIR")
+    corpus = load_corpus(directory)
+    if corpus.fingerprint != settings["dataset_fingerprint"]:
+        console.print(
+            f"[yellow]warning:[/] {directory} holds different data (fingerprint "
+            f"{corpus.fingerprint}) from the data the study was swept on "
+            f"({settings['dataset_fingerprint']}): its ranking of trials may not carry over",
+            highlight=False,
+        )
+    return corpus
+
+
+@dataclass(frozen=True)
+class ResumeState:
+    """A promotion's checkpoints and MLflow run id, in one directory of the user cache."""
+
+    directory: Path
+
+    @classmethod
+    def for_promotion(
+        cls,
+        request: PromoteRequest,
+        fingerprint: str,
+        candidates: list[FrozenTrial],
+        epochs: int,
+    ) -> ResumeState:
+        key = {
+            "storage": request.storage_url,
+            "tracking": request.tracking_uri,
+            "study": request.study_name,
+            "trials": [t.number for t in candidates],
+            "epochs": epochs,
+            "patience": request.patience,
+            "top_scale": request.top_scale,
+            "data": fingerprint,
+        }
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        readable = re.sub(r"[^\w.-]", "_", request.study_name)[:40]
+        root = Path(platformdirs.user_cache_dir("sweeper")) / "promote"
+        return cls(root / f"{readable}-{digest}")
+
+    @property
+    def full_run(self) -> Path:
+        return self.directory / "full"
+
+    def recheck(self, trial: int) -> Path:
+        return self.directory / f"recheck-{trial}"
+
+    @property
+    def _run_file(self) -> Path:
+        return self.directory / "run.json"
+
+    def run_id(self) -> str | None:
+        try:
+            return str(json.loads(self._run_file.read_text())["run_id"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def remember(self, run_id: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+        with os.fdopen(handle, "w") as stream:
+            json.dump({"run_id": run_id}, stream)
+        os.replace(temporary, self._run_file)
+
+    def forget_full_run(self) -> None:
+        shutil.rmtree(self.full_run, ignore_errors=True)
+
+    def clear(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _recheck(
+    candidates: list[FrozenTrial],
+    train_all: Split,
+    val_all: Split,
+    settings: dict[str, Any],
+    request: PromoteRequest,
+    state: ResumeState,
+    console: Console,
+) -> list[Recheck]:
+    """Each candidate's exact config retrained on subsets `top_scale` times the study's."""
+    seed = settings["subset_seed"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train_part = subset(train_all, round(settings["train_frames"] * request.top_scale), seed)
+        val_part = subset(val_all, round(settings["val_frames"] * request.top_scale), seed)
+    for warning in caught:
+        console.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+    console.print(
+        f"re-ranking the top {len(candidates)} trials on {train_part.num_frames:,} train / "
+        f"{val_part.num_frames:,} val frames ({request.top_scale:g}x the study's subset)",
+        highlight=False,
+    )
+    rechecks = []
+    with _progress(console) as progress:
+        for trial in candidates:
+            config = trial.user_attrs[CONFIG_ATTR]
+            task = progress.add_task(
+                f"trial {trial.number} recheck", total=config["epochs"], status=""
+            )
+            result = train(
+                config,
+                train_part,
+                val_part,
+                on_epoch=_epoch_logger(None, None, progress, task),
+                checkpoint_dir=state.recheck(trial.number),
+                device=request.device,
+            )
+            progress.update(task, total=result.epochs_run, completed=result.epochs_run)
+            rechecks.append(
+                Recheck(trial.number, trial.value or 0.0, result.best_val_acc, result.best_epoch)
+            )
+    return rechecks
+
+
+def _open_run(
+    state: ResumeState,
+    tracker: Tracker,
+    study: optuna.Study,
+    trial: FrozenTrial,
+    config: dict[str, Any],
+    train_all: Split,
+    val_all: Split,
+    tags: dict[str, str],
+) -> tuple[str, bool]:
+    """(run id, resumed): the interrupted run of this very promotion, else a new one."""
+    known = state.run_id()
+    if known is not None and tracker.run_status(known) not in (None, "FINISHED"):
+        tracker.reopen(known)
+        tracker.set_tags(known, {"sweeper.state": "RUNNING"})
+        return known, True
+    state.forget_full_run()  # its run is gone: epochs without their metrics are no resume
+    parent = tracker.parent_run(study, tags, {})
+    params = {
+        **config,
+        "n_params": count_parameters(config),
+        "train_frames": train_all.num_frames,
+        "val_frames": val_all.num_frames,
+    }
+    run_id = tracker.start_promotion(
+        parent, trial.number, trial.user_attrs.get("mlflow_run_id"), params, tags
+    )
+    state.remember(run_id)
+    return run_id, False
+
+
+def _epoch_logger(
+    tracker: Tracker | None, run_id: str | None, progress: Progress, task: Any
+) -> Callable[[EpochStats], None]:
+    best = 0.0
+
+    def on_epoch(stats: EpochStats) -> None:
+        nonlocal best
+        best = max(best, stats.val_acc)
+        if tracker is not None and run_id is not None:
+            tracker.log_epoch(
+                run_id,
+                stats.epoch,
+                {
+                    "train_loss": stats.train_loss,
+                    "train_acc": stats.train_acc,
+                    "val_loss": stats.val_loss,
+                    "val_acc": stats.val_acc,
+                    "epoch_seconds": stats.epoch_seconds,
+                    "lr": stats.lr,
+                },
+            )
+        progress.update(
+            task, completed=stats.epoch, status=f"val_acc {stats.val_acc:.4f} best {best:.4f}"
+        )
+
+    return on_epoch
+
+
+def _register(
+    tracker: Tracker,
+    run_id: str,
+    program: Any,
+    request: PromoteRequest,
+    trial: FrozenTrial,
+    result: TrainResult,
+    test_acc: float | None,
+    corpus: Corpus,
+) -> Champion:
+    name = request.register_as or request.study_name
+    version_tags = {
+        VAL_ACC_TAG: repr(result.best_val_acc),
+        "sweeper.study": request.study_name,
+        "sweeper.trial": str(trial.number),
+        "sweeper.dataset_fingerprint": corpus.fingerprint,
+    }
+    if test_acc is not None:
+        version_tags["test_acc"] = repr(test_acc)
+    version = tracker.log_model(run_id, program, example_features(), name, version_tags)
+    champion = tracker.crown_if_better(name, version, result.best_val_acc)
+    tracker.set_tags(
+        run_id,
+        {"sweeper.model_version": f"{name}/{version}", "sweeper.champion": str(champion.crowned)},
+    )
+    return champion
+
+
+def _log_outcome(
+    tracker: Tracker,
+    run_id: str,
+    request: PromoteRequest,
+    config: dict[str, Any],
+    result: TrainResult,
+    test_acc: float | None,
+    rechecks: list[Recheck],
+) -> None:
+    metrics = {"best_val_acc": result.best_val_acc, "best_epoch": result.best_epoch}
+    if test_acc is not None:
+        metrics["test_acc"] = test_acc
+    tracker.log_metrics(run_id, metrics)
+    files = {"predictions.csv": request.out.read_bytes(), "config.json": config_json(config)}
+    if rechecks:
+        files["top_k.csv"] = recheck_csv(rechecks)
+    tracker.log_files(run_id, files)
+
+
+def recheck_csv(rechecks: list[Recheck]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["trial", "sweep_val_acc", "recheck_val_acc", "recheck_best_epoch"])
+    for r in rechecks:
+        writer.writerow([r.trial, f"{r.sweep_val_acc:.6f}", f"{r.val_acc:.6f}", r.best_epoch])
+    return buffer.getvalue().encode()
+
+
+@contextmanager
+def _progress(console: Console) -> Iterator[Progress]:
+    """Bars for epochs and utterances; each task carries a `status` text (empty at first)."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        yield progress

@@ -1,0 +1,74 @@
+"""Sampler seeding that stays correct when many machines share one study.
+
+Every worker of a distributed sweep reads the same study file, hence the same seed. A sampler
+seeded once per process would draw the same random sequence on every machine, so N workers
+would train each random (or TPE start-up) configuration N times. Seeding per trial number
+instead gives every trial its own stream, and keeps a one-worker study reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.trial import FrozenTrial, TrialState
+
+
+def trial_seed(seed: int, trial_number: int) -> int:
+    """A well-mixed 32-bit seed for one trial of a study seeded with `seed`."""
+    return int(np.random.SeedSequence([seed, trial_number]).generate_state(1)[0])
+
+
+class TrialSeededSampler(optuna.samplers.BaseSampler):
+    """Proposes each trial's parameters with a fresh sampler seeded by (seed, trial number).
+
+    `make(seed)` builds the underlying sampler (TPE, random). Optuna samplers keep nothing
+    between trials that the study's storage does not hold, so a fresh one per trial loses
+    nothing. A worker runs one trial at a time (no `n_jobs`), which this relies on.
+    """
+
+    def __init__(self, make: Callable[[int], optuna.samplers.BaseSampler], seed: int) -> None:
+        self._make = make
+        self._seed = seed
+        self._current = make(seed)
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self._current = self._make(trial_seed(self._seed, trial.number))
+        self._current.before_trial(study, trial)
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return self._current.infer_relative_search_space(study, trial)
+
+    def sample_relative(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        search_space: dict[str, BaseDistribution],
+    ) -> dict[str, Any]:
+        return self._current.sample_relative(study, trial, search_space)
+
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        return self._current.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        self._current.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self._current.reseed_rng()

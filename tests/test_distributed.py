@@ -1,0 +1,325 @@
+"""Many machines, one study: separate `sweeper run` processes sharing a real PostgreSQL
+database and a real `mlflow server`, as on a cluster (here all on loopback), with faults.
+
+The storage and tracking URLs carry passwords (trust authentication and the unauthenticated
+MLflow server ignore them) that must never show in any output, run or study record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import optuna
+import pytest
+from mlflow.entities import ViewType
+from mlflow.tracking import MlflowClient
+from optuna.trial import FrozenTrial, TrialState
+from sqlalchemy.engine import make_url
+
+from tests.cli import sweeper
+from tests.fixtures.services import PostgresCluster, fresh_database
+
+DB_PASSWORD = "Db-pw-7f3kq"
+TRACKING_PASSWORD = "Ml-pw-2x9vz"
+HEARTBEAT = ["--heartbeat", "1", "--grace", "4"]
+
+STUDY = """
+import optuna
+from sweeper.studyfile import StudySpec
+
+study = StudySpec(train_frames=4_000, val_frames=1_000, epochs=6, sampler="random", pruner="none")
+
+
+def search_space(trial: optuna.Trial) -> dict:
+    return {"family": "mlp", "n": 3, "layers": 1, "hidden": 64, "batch_size": 256,
+            "lr": trial.suggest_float("lr", 1e-3, 1e-2, log=True),
+            # the workers' first trials last long enough to be caught mid-way; the rest are quick
+            "epochs": 6 if trial.number < 3 else 2}
+"""
+
+
+LEAKY_STUDY = """
+import os
+
+import optuna
+from sweeper.studyfile import StudySpec
+
+study = StudySpec(train_frames=4_000, val_frames=1_000, epochs=1, sampler="random")
+
+
+def search_space(trial: optuna.Trial) -> dict:
+    # An error quoting the storage URL, as a database driver's message might.
+    raise ConnectionError(f"cannot reach {os.environ['SWEEPER_STORAGE']}")
+"""
+
+
+def with_password(url: str, password: str) -> str:
+    """`url` (PostgreSQL or http) with a user and `password` in its userinfo."""
+    if url.startswith("http"):
+        return f"http://sweeper:{password}@{urlsplit(url).netloc}"
+    return make_url(url).set(password=password).render_as_string(hide_password=False)
+
+
+@dataclass
+class Workers:
+    """`sweeper run` processes started at the same moment, as if on separate machines."""
+
+    procs: list[subprocess.Popen[bytes]]
+    logs: list[Path]
+
+    @classmethod
+    def start(cls, count: int, args: list[str], cwd: Path) -> Workers:
+        # One thread each: the "machines" share this host's cores.
+        env = {**os.environ, "COLUMNS": "200", "SWEEPER_THREADS": "1"}
+        logs = [cwd / f"worker-{index}.log" for index in range(count)]
+        procs = []
+        for log in logs:
+            with log.open("wb") as out:
+                command = [sys.executable, "-m", "sweeper", "run", *args]
+                procs.append(subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=out))
+        return cls(procs, logs)
+
+    def output(self) -> str:
+        return "\n".join(log.read_text() for log in self.logs)
+
+    def check_alive(self) -> None:
+        for proc, log in zip(self.procs, self.logs, strict=True):
+            assert proc.poll() is None, f"a worker exited early:\n{log.read_text()}"
+
+    def wait(self, timeout: float = 240) -> list[int]:
+        return [proc.wait(timeout=timeout) for proc in self.procs]
+
+    def kill_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def _reap() -> Iterator[list[Workers]]:
+    """Workers a failed test leaves running are killed, never left behind."""
+    started: list[Workers] = []
+    yield started
+    for workers in started:
+        workers.kill_all()
+
+
+def wait_until(what: str, condition: Callable[[], bool], workers: Workers, timeout: float = 180):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        workers.check_alive()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}:\n{workers.output()}")
+        time.sleep(0.2)
+
+
+def trials(url: str, name: str) -> list[FrozenTrial]:
+    return optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
+
+
+def study_started(workers: Workers, name: str) -> Callable[[], bool]:
+    """True once every worker has opened the study (so its tables exist) and begun."""
+    return lambda: all(f"study {name}:" in log.read_text() for log in workers.logs)
+
+
+def surplus(trial: FrozenTrial) -> bool:
+    """A trial that stood down at once: another worker had just taken the study's last slot."""
+    return str(trial.user_attrs.get("fail_reason", "")).startswith("surplus")
+
+
+def all_runs(tracking_uri: str, name: str) -> list:
+    client = MlflowClient(tracking_uri=tracking_uri)
+    experiment = client.get_experiment_by_name(name)
+    assert experiment is not None
+    return client.search_runs(
+        [experiment.experiment_id], run_view_type=ViewType.ALL, max_results=1000
+    )
+
+
+@dataclass(frozen=True)
+class Sweep:
+    storage: str
+    tracking: str
+    target: int
+    output: str
+    returncodes: list[int]
+    running_at_kill: set[int]  # trial numbers mid-way when one worker was killed
+
+
+TARGET = 5
+
+
+@pytest.fixture(scope="module")
+def sweep(
+    tmp_path_factory: pytest.TempPathFactory,
+    tiny_corpus: Path,
+    postgres_server: str,
+    mlflow_server: str,
+) -> Iterator[Sweep]:
+    """Three workers share a study of TARGET trials; once all three are mid-trial, the first
+    is killed with SIGKILL, and the other two finish the study."""
+    cwd = tmp_path_factory.mktemp("distributed")
+    (cwd / "dist.py").write_text(STUDY)
+    with fresh_database(postgres_server) as database:
+        storage = with_password(database, DB_PASSWORD)
+        tracking = with_password(mlflow_server, TRACKING_PASSWORD)
+        args = ["dist.py", "--trials", str(TARGET), "--data", str(tiny_corpus)]
+        args += ["--storage", storage, "--tracking-uri", tracking, *HEARTBEAT]
+        workers = Workers.start(3, args, cwd)
+        try:
+            wait_until("every worker to start", study_started(workers, "dist"), workers)
+
+            running: set[int] = set()
+
+            def three_mid_trial() -> bool:
+                running.clear()
+                running.update(
+                    t.number
+                    for t in trials(database, "dist")
+                    if t.state == TrialState.RUNNING and t.intermediate_values
+                )
+                return len(running) == 3
+
+            wait_until("three trials mid-way", three_mid_trial, workers)
+            os.kill(workers.procs[0].pid, signal.SIGKILL)
+            returncodes = workers.wait()
+        finally:
+            workers.kill_all()
+        yield Sweep(database, tracking, TARGET, workers.output(), returncodes, running)
+
+
+def test_workers_reach_exactly_the_target(sweep: Sweep) -> None:
+    assert sweep.returncodes == [-signal.SIGKILL, 0, 0], sweep.output
+    found = trials(sweep.storage, "dist")
+    numbers = [t.number for t in found]
+    assert sorted(numbers) == list(range(len(found)))  # no duplicates, no gaps
+    finished = [t for t in found if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    assert len(finished) == sweep.target
+    assert {t.state for t in found} <= {TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL}
+
+
+def test_workers_on_many_machines_propose_different_parameters(sweep: Sweep) -> None:
+    # Every worker has the study file's seed; each trial must still get its own draw.
+    found = trials(sweep.storage, "dist")
+    fresh = [t for t in found if not surplus(t) and "failed_trial" not in t.system_attrs]
+    assert len({t.params["lr"] for t in fresh}) == len(fresh)
+
+
+def test_one_parent_run_and_a_finished_child_run_per_trial(sweep: Sweep) -> None:
+    runs = all_runs(sweep.tracking, "dist")
+    parents = [r for r in runs if r.data.tags.get("sweeper.role") == "parent"]
+    assert len(parents) == 1, "workers starting together must create one parent between them"
+    parent = parents[0]
+    assert parent.info.lifecycle_stage == "active" and parent.info.status == "FINISHED"
+    children = {r.info.run_id: r for r in runs if r is not parent}
+    found = trials(sweep.storage, "dist")
+    ran = [t for t in found if not surplus(t)]  # a surplus trial stands down before its run
+    assert len(children) == len(ran)
+    for trial in ran:
+        run = children[trial.user_attrs["mlflow_run_id"]]
+        assert run.info.run_name == f"trial-{trial.number}"
+        assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert run.data.tags["sweeper.state"] == trial.state.name
+    assert {r.info.status for r in runs} <= {"FINISHED", "KILLED", "FAILED"}
+
+
+def test_a_killed_workers_trial_fails_and_is_retried_with_the_same_params(sweep: Sweep) -> None:
+    found = trials(sweep.storage, "dist")
+    failed = [t for t in found if t.state == TrialState.FAIL and not surplus(t)]
+    assert len(failed) == 1 and failed[0].number in sweep.running_at_kill
+    killed = failed[0]
+    retries = [t for t in found if t.system_attrs.get("failed_trial") == killed.number]
+    assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
+    assert retries[0].params == killed.params
+
+    client = MlflowClient(tracking_uri=sweep.tracking)
+    lost = client.get_run(killed.user_attrs["mlflow_run_id"])
+    assert lost.info.status in ("FAILED", "KILLED")
+    assert "heartbeat" in lost.data.tags["sweeper.failure"]
+    retry_run = client.get_run(retries[0].user_attrs["mlflow_run_id"])
+    assert retry_run.data.tags["sweeper.retry_of"] == str(killed.number)
+
+
+def test_passwords_never_show_in_output_runs_or_study(sweep: Sweep) -> None:
+    assert "Db-pw" not in sweep.output and "Ml-pw" not in sweep.output
+    assert "postgres:***@127.0.0.1" in sweep.output  # the URL is shown, masked
+
+    records = []
+    for run in all_runs(sweep.tracking, "dist"):
+        records += [run.data.params, run.data.tags]
+    study = optuna.load_study(study_name="dist", storage=sweep.storage)
+    records.append(study.user_attrs)
+    records += [[t.user_attrs, t.system_attrs] for t in study.trials]
+    text = json.dumps(records)
+    assert DB_PASSWORD not in text and TRACKING_PASSWORD not in text
+    assert "postgres:***@127.0.0.1" in text  # the parent's sweeper.storage tag
+
+
+def test_a_failing_trials_error_never_shows_the_password(
+    tmp_path: Path, tiny_corpus: Path, postgres_url: str, mlflow_server: str
+) -> None:
+    (tmp_path / "leak.py").write_text(LEAKY_STUDY)
+    storage = with_password(postgres_url, DB_PASSWORD)
+    tracking = with_password(mlflow_server, TRACKING_PASSWORD)
+    result = sweeper(
+        "run", "leak.py", "--trials", "1", "--data", tiny_corpus, "--tracking-uri", tracking,
+        cwd=tmp_path, env={"SWEEPER_STORAGE": storage}, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "trials failed in a row" in result.stderr and "cannot reach" in result.stderr
+    output = result.stdout + result.stderr
+    assert DB_PASSWORD not in output and TRACKING_PASSWORD not in output
+
+    failed = trials(postgres_url, "leak")
+    assert failed and {t.state for t in failed} == {TrialState.FAIL}
+    records = [t.user_attrs for t in failed]
+    records += [r.data.tags for r in all_runs(tracking, "leak")]
+    assert "postgres:***@" in json.dumps(records)
+    assert DB_PASSWORD not in json.dumps(records)
+
+
+def test_workers_carry_on_through_a_database_restart(
+    own_postgres_cluster: PostgresCluster,
+    tiny_corpus: Path,
+    mlflow_server: str,
+    tmp_path: Path,
+    _reap: list[Workers],
+) -> None:
+    (tmp_path / "dist.py").write_text(STUDY)
+    storage = own_postgres_cluster.url
+    args = ["dist.py", "--trials", "4", "--data", str(tiny_corpus), "--study-name", "restart"]
+    args += ["--storage", storage, "--tracking-uri", mlflow_server, *HEARTBEAT]
+    workers = Workers.start(2, args, tmp_path)
+    _reap.append(workers)
+    wait_until("every worker to start", study_started(workers, "restart"), workers)
+
+    def mid_trial() -> bool:
+        return any(t.intermediate_values for t in trials(storage, "restart"))
+
+    wait_until("a trial mid-way", mid_trial, workers)
+    own_postgres_cluster.stop()
+    time.sleep(3)  # several heartbeats and epoch reports fall into the outage
+    own_postgres_cluster.start()
+    assert workers.wait() == [0, 0], workers.output()
+
+    found = trials(storage, "restart")
+    finished = [t for t in found if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    assert len(finished) == 4
+    assert not [t for t in found if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    retried = {t.system_attrs.get("failed_trial") for t in found}
+    for trial in found:
+        if trial.state == TrialState.FAIL:  # failed cleanly with its reason, or lost and retried
+            assert trial.user_attrs.get("fail_reason") or trial.number in retried
+    runs = all_runs(mlflow_server, "restart")
+    assert {r.info.status for r in runs} <= {"FINISHED", "KILLED", "FAILED"}
+    assert "Traceback" not in workers.output()
