@@ -222,7 +222,9 @@ class Tracker:
 
         with torch.no_grad():
             output = program(example)
-        mlflow.set_tracking_uri(self.tracking_uri)  # log_model reads the global URI
+        # log_model reads the global URI, and files the model under the global experiment
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_experiment(experiment_id=self.experiment_id)
         info = mlflow.pytorch.log_model(
             program,
             name="model",

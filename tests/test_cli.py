@@ -17,12 +17,15 @@ COMMANDS = [
     ["run"],
     ["report"],
     ["studies"],
+    ["promote"],
+    ["score"],
+    ["compare"],
 ]
 
 
 def test_help_lists_the_commands(tmp_path: Path) -> None:
     out = sweeper("--help", cwd=tmp_path).stdout
-    for command in ("data", "run", "report", "studies"):
+    for command in ("data", "run", "report", "studies", "promote", "score", "compare"):
         assert command in out
 
 

@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import mlflow.artifacts
 import numpy as np
 import optuna
 import platformdirs
@@ -104,11 +103,12 @@ def test_promote_retrains_the_best_rechecked_trial_on_the_full_split(
     # the registered model: a pickle-free PyTorch program with a signature and an input example
     assert run.data.tags["sweeper.model_version"] == f"{STUDY}/1"
     assert run.data.tags["sweeper.champion"] == "True"
-    model = Model.load(
-        mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{STUDY}/1", tracking_uri=f"sqlite:///{swept / 'mlflow.db'}"
-        )
+    logged = client.get_logged_model(
+        client.get_model_version(STUDY, "1").source.removeprefix("models:/")
     )
+    assert logged.experiment_id == run.info.experiment_id
+    assert logged.source_run_id == run.info.run_id
+    model = Model.load(logged.artifact_location)
     assert {"pytorch", "python_function"} <= set(model.flavors)
     [features] = model.signature.inputs.inputs
     [logits] = model.signature.outputs.inputs

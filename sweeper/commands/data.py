@@ -18,7 +18,7 @@ def info(
     directory: Path | None = typer.Argument(
         None,
         help="A LibriPhone directory (train_split.txt, feat/, ...) "
-        "[default: the embedded corpus, generated on first use].",
+        "\\[default: the embedded corpus, generated on first use].",
         show_default=False,
     ),
 ) -> None:

@@ -11,7 +11,7 @@ StorageOption = Annotated[
     str | None,
     typer.Option(
         "--storage",
-        help="Optuna storage URL [env: SWEEPER_STORAGE; default: sqlite:///sweeps.db].",
+        help="Optuna storage URL \\[env: SWEEPER_STORAGE; default: sqlite:///sweeps.db].",
         show_default=False,
     ),
 ]
@@ -19,7 +19,7 @@ TrackingOption = Annotated[
     str | None,
     typer.Option(
         "--tracking-uri",
-        help="MLflow tracking URI [env: MLFLOW_TRACKING_URI; default: sqlite:///mlflow.db].",
+        help="MLflow tracking URI \\[env: MLFLOW_TRACKING_URI; default: sqlite:///mlflow.db].",
         show_default=False,
     ),
 ]
@@ -27,7 +27,7 @@ DataOption = Annotated[
     Path | None,
     typer.Option(
         "--data",
-        help="LibriPhone directory [default: the embedded corpus, generated on first use].",
+        help="LibriPhone directory \\[default: the embedded corpus, generated on first use].",
         show_default=False,
     ),
 ]

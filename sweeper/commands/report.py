@@ -19,7 +19,7 @@ def report(
     storage: StorageOption = None,
     tracking_uri: TrackingOption = None,
     out: Annotated[
-        Path | None, typer.Option(help="Folder for the plots [default: sweeper-reports/NAME].")
+        Path | None, typer.Option(help="Folder for the plots \\[default: sweeper-reports/NAME].")
     ] = None,
 ) -> None:
     """Leaderboard, counts by state, parameter importances and plots of a study.

@@ -43,12 +43,12 @@ def run(
     storage: StorageOption = None,
     tracking_uri: TrackingOption = None,
     study_name: str | None = typer.Option(
-        None, help="Study (and MLflow experiment) name [default: the file's]."
+        None, help="Study (and MLflow experiment) name \\[default: the file's]."
     ),
     workers: int = typer.Option(1, min=1, help="Worker processes on this machine."),
-    sampler: SamplerChoice | None = typer.Option(None, help="Sampler [default: the file's]."),
-    pruner: PrunerChoice | None = typer.Option(None, help="Pruner [default: the file's]."),
-    seed: int | None = typer.Option(None, help="Sampler seed [default: the file's]."),
+    sampler: SamplerChoice | None = typer.Option(None, help="Sampler \\[default: the file's]."),
+    pruner: PrunerChoice | None = typer.Option(None, help="Pruner \\[default: the file's]."),
+    seed: int | None = typer.Option(None, help="Sampler seed \\[default: the file's]."),
     device: DeviceChoice = typer.Option(DeviceChoice.auto, help="Training device."),
     heartbeat: int = typer.Option(10, min=1, help="Seconds between a running trial's heartbeats."),
     grace: int = typer.Option(

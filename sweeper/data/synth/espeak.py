@@ -11,6 +11,8 @@ The library is process-global state: never call `synthesize` from two threads at
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import espeakng_loader
@@ -19,6 +21,7 @@ import numpy as np
 _SYNCHRONOUS = 2  # espeak_AUDIO_OUTPUT: the callback runs before espeak_Synth returns
 _PHONEME_EVENTS = 1  # espeakINITIALIZE_PHONEME_EVENTS
 _CHARS_UTF8 = 1
+_PHONEME_INPUT = 0x100  # espeakPHONEMES: text between [[ and ]] is phoneme mnemonics
 _POS_CHARACTER = 1
 _EVENT_END_OF_LIST = 0
 _EVENT_WORD = 1
@@ -95,6 +98,12 @@ def _load() -> ctypes.CDLL:
     lib.espeak_SetVoiceByName.argtypes = (ctypes.c_char_p,)
     lib.espeak_SetParameter.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int)
     lib.espeak_ng_SetRandSeed.argtypes = (ctypes.c_long,)
+    lib.espeak_TextToPhonemes.argtypes = (
+        ctypes.POINTER(ctypes.c_char_p),
+        ctypes.c_int,
+        ctypes.c_int,
+    )
+    lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
     lib.espeak_Synth.argtypes = (
         ctypes.c_char_p,
         ctypes.c_size_t,
@@ -108,33 +117,55 @@ def _load() -> ctypes.CDLL:
     return lib
 
 
-def synthesize(
-    text: str, voice: str, rate: int, pitch: int, pitch_range: int, noise_seed: int
-) -> Speech:
-    """Speak `text` with `voice` (e.g. "en-us+m3"): rate in words per minute, pitch and its
-    range 0..100; `noise_seed` seeds the breath and aspiration noise."""
+@contextmanager
+def _fresh_library(voice: str) -> Iterator[ctypes.CDLL]:
+    """The library, newly mapped and initialised, speaking with `voice`; unmapped afterwards."""
     lib = _load()
     try:
         data_path = espeakng_loader.get_data_path()
-        sample_rate = lib.espeak_Initialize(_SYNCHRONOUS, 0, data_path.encode(), _PHONEME_EVENTS)
-        if sample_rate <= 0:
+        if lib.espeak_Initialize(_SYNCHRONOUS, 0, data_path.encode(), _PHONEME_EVENTS) <= 0:
             raise RuntimeError(f"eSpeak NG failed to initialise from {data_path}")
-        recorder = _Recorder()
-        lib.espeak_SetSynthCallback(recorder.callback)
         if lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise ValueError(f"eSpeak NG has no voice {voice!r}")
+        yield lib
+    finally:
+        lib.espeak_Terminate()
+        _libc.dlclose(lib._handle)
+
+
+def phonemize(text: str, voice: str) -> list[str]:
+    """`text` as eSpeak phoneme mnemonics in `voice`'s accent, one string per clause (words
+    separated by spaces, stress marks included): what `synthesize(f"[[{clause}]]")` speaks."""
+    clauses = []
+    with _fresh_library(voice) as lib:
+        pointer = ctypes.c_char_p(text.encode())
+        while pointer.value:
+            clauses.append(
+                lib.espeak_TextToPhonemes(ctypes.byref(pointer), _CHARS_UTF8, 0).decode()
+            )
+    return clauses
+
+
+def synthesize(
+    text: str, voice: str, rate: int, pitch: int, pitch_range: int, noise_seed: int
+) -> Speech:
+    """Speak `text` (which may hold phoneme mnemonics between [[ and ]]) with `voice` (e.g.
+    "en-us+m3"): rate in words per minute, pitch and its range 0..100; `noise_seed` seeds the
+    breath and aspiration noise."""
+    recorder = _Recorder()
+    with _fresh_library(voice) as lib:
+        sample_rate = lib.espeak_ng_GetSampleRate()
+        lib.espeak_SetSynthCallback(recorder.callback)
         for parameter, value in ((_RATE, rate), (_PITCH, pitch), (_RANGE, pitch_range)):
             lib.espeak_SetParameter(parameter, value, 0)
         lib.espeak_ng_SetRandSeed(noise_seed)
         _libc.srand(noise_seed)
         encoded = text.encode()
+        flags = _CHARS_UTF8 | _PHONEME_INPUT
         status = lib.espeak_Synth(
-            encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
+            encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, flags, None, None
         )
         if status != 0:
             raise RuntimeError(f"eSpeak NG failed (status {status}) on {text!r}")
-    finally:
-        lib.espeak_Terminate()
-        _libc.dlclose(lib._handle)
     samples = np.concatenate(recorder.chunks) if recorder.chunks else np.zeros(0, np.int16)
     return Speech(samples, sample_rate, tuple(recorder.phonemes), tuple(recorder.words))

@@ -215,7 +215,7 @@ def generate_corpus(
         _check_target(out, plan, force)
         with _locked(out):
             if is_complete(out, plan):  # another process finished it while we waited
-                shutil.rmtree(out / WORK_DIR)
+                shutil.rmtree(out / WORK_DIR, ignore_errors=True)  # it may have cleaned up too
                 return Outcome(0, plan.train_utterances + plan.test_utterances, _frames(out))
             _prepare(out, plan, force)
             everything = [(s, i) for s in SPLITS for i in range(plan.count(s))]

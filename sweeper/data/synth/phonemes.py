@@ -29,6 +29,7 @@ MNEMONICS: dict[str, tuple[str, ...]] = {
     "U": ("UH",), "u:": ("UW",), "aI": ("AY",), "aU": ("AW",),
     "A@": ("AA", "R"), "e@": ("EH", "R"), "i@3": ("IH", "R"), "o@": ("AO", "R"),
     "O@": ("AO", "R"), "U@": ("UH", "R"), "aI@": ("AY", "ER"), "aI3": ("AY", "ER"),
+    "aU@": ("AW", "ER"),
     ";": (),
     # pauses
     "_": ("sil",), "_:": ("sil",), "_!": ("sil",), "_|": ("sil",),

@@ -10,14 +10,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sweeper.data.synth import audio
-from sweeper.data.synth.espeak import synthesize
+from sweeper.data.synth import audio, pronunciation
+from sweeper.data.synth.espeak import phonemize, synthesize
 from sweeper.data.synth.features import SAMPLE_RATE, features, frame_centres
 from sweeper.data.synth.phonemes import phone_segments, segment_labels
 from sweeper.data.synth.speakers import TRAIN_VARIANTS, Speaker
 from sweeper.data.synth.text import sentence
 from sweeper.phones import SILENCE, SPOKEN_NOISE
 
+VARIATION_RATE = 0.2  # phones spoken as a confusable neighbour, labelled as the lexicon says
 RATE_JITTER = (0.85, 1.15)  # per-utterance factor on the speaker's words per minute
 WARP_JITTER = (0.97, 1.03)  # per-utterance factor on the speaker's vocal-tract warp
 PITCH_JITTER = 6.0  # standard deviation around the speaker's pitch (eSpeak units)
@@ -37,6 +38,7 @@ _BABBLE_STREAM = 2
 def knobs() -> dict[str, object]:
     """The difficulty settings, for corpus.json."""
     return {
+        "variation_rate": VARIATION_RATE,
         "rate_jitter": RATE_JITTER,
         "warp_jitter": WARP_JITTER,
         "pitch_jitter": PITCH_JITTER,
@@ -95,8 +97,9 @@ def babble_bank(seed: int) -> np.ndarray:
 def render(speaker: Speaker, rng: np.random.Generator, seed: int) -> Utterance:
     """A new utterance by `speaker`; every random choice comes from `rng`."""
     text = sentence(rng)
+    spoken, lexicon = pronunciation.vary(phonemize(text, speaker.voice), rng, VARIATION_RATE)
     speech = synthesize(
-        text,
+        spoken,
         speaker.voice,
         rate=round(speaker.rate * rng.uniform(*RATE_JITTER)),
         pitch=int(np.clip(round(speaker.pitch + rng.normal(0, PITCH_JITTER)), 0, 100)),
@@ -105,7 +108,7 @@ def render(speaker: Speaker, rng: np.random.Generator, seed: int) -> Utterance:
     )
     rate = speech.sample_rate
     wave = speech.samples / 32768.0
-    segments = phone_segments(speech.phonemes, len(wave))
+    segments = phone_segments(pronunciation.relabel(speech.phonemes, lexicon), len(wave))
 
     peak = np.max(np.abs(wave))
     places = [*speech.words, len(wave)]
