@@ -21,7 +21,7 @@ app = typer.Typer(
     help="Tracked, resumable, distributed hyperparameter sweeps for framewise phoneme "
     "classifiers (LibriPhone).\n\nExample: sweeper run studies/quick.py --trials 20",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     pretty_exceptions_show_locals=False,  # locals may hold database passwords
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -88,6 +88,7 @@ class Comparison:
     group_params: tuple[str, ...]
     cells: list[Cell]  # sorted by group, then axis value
     settings: Mapping[str, Any]  # the study's "sweeper" user attrs (subset sizes, epochs)
+    repeated: tuple[int, ...] = ()  # trials that re-ran an earlier trial's params and seed
 
     def groups(self) -> dict[tuple[Any, ...], list[Cell]]:
         groups: dict[tuple[Any, ...], list[Cell]] = defaultdict(list)
@@ -150,7 +151,14 @@ def load_comparison(study: optuna.Study, tracker: Tracker) -> Comparison:
         group = tuple(trial.params.get(p) for p in group_params)
         by_cell[group, trial.params[axis.param]].append(trial)
     cells = [_cell(group, x, by_cell[group, x], tracker) for group, x in sorted(by_cell)]
-    return Comparison(name, axis, group_params, cells, settings)
+    seen: set[tuple[tuple[str, Any], ...]] = set()
+    repeated = []
+    for trial in sorted(trials, key=lambda t: t.number):
+        point = tuple(sorted(trial.params.items()))
+        if point in seen:
+            repeated.append(trial.number)
+        seen.add(point)
+    return Comparison(name, axis, group_params, cells, settings, tuple(repeated))
 
 
 def _cell(group: tuple[Any, ...], x: Any, trials: list[FrozenTrial], tracker: Tracker) -> Cell:
@@ -234,8 +242,20 @@ def findings(comparison: Comparison) -> list[str]:
     return lines
 
 
+def repeat_warning(comparison: Comparison) -> str | None:
+    """Why the seed counts may mislead: trials that re-ran an earlier trial's grid point."""
+    if not comparison.repeated:
+        return None
+    trials = ", ".join(map(str, comparison.repeated))
+    return (
+        f"trials {trials} re-ran an earlier trial's params and seed, so some models count one "
+        "seed more than once"
+    )
+
+
 def summary_markdown(comparison: Comparison) -> str:
     headers, rows = table(comparison)
+    warning = repeat_warning(comparison)
     lines = [
         f"# {comparison.study}: train and val accuracy against {comparison.axis.label}",
         "",
@@ -244,6 +264,7 @@ def summary_markdown(comparison: Comparison) -> str:
         "",
         *(f"- {line}" for line in findings(comparison)),
         "",
+        *([f"Warning: {warning}.", ""] if warning else []),
         "| " + " | ".join(headers) + " |",
         "|" + "---|" * len(headers),
         *("| " + " | ".join(row) + " |" for row in rows),

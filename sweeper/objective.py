@@ -109,7 +109,8 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
 def _stand_down_if_surplus(trial: optuna.Trial, target: int) -> None:
     """Never run past the study's target: finished trials and those running ahead of this one
     may already fill it when several workers asked for a trial at the same moment."""
-    states = (*FINISHED, optuna.trial.TrialState.RUNNING)
+    # WAITING: a dead worker's trial re-queued for retry holds its slot (scale-out).
+    states = (*FINISHED, optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)
     ahead = [
         t
         for t in trial.study.get_trials(deepcopy=False, states=states)

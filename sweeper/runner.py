@@ -120,7 +120,8 @@ def execute(
         val=val,
         tracker=worker.tracker,
         parent_run_id=parent,
-        tags={**tags, "sweeper.worker": str(worker_index)},
+        # the process, with sweeper.host, tells which machine's worker ran (or lost) a trial
+        tags={**tags, "sweeper.worker": str(worker_index), "sweeper.pid": str(os.getpid())},
         target=target,
         device=device,
         threads=threads,

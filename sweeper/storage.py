@@ -154,8 +154,8 @@ def open_storage(
     `grace_period` seconds (its worker was killed) is marked FAIL by the next worker that asks
     for a trial, and re-queued with the same parameters up to `max_retry` times; `on_stale`
     then hears of the failed trial (to close its tracking run, say). SQLite gets a busy timeout
-    and write-ahead logging so local worker processes do not fail on locks; other databases
-    get connection health checks so workers survive a database restart.
+    and write-ahead logging so local worker processes do not fail on locks; with other
+    databases, workers wait out a restart (see `_reconnect_patiently`).
     """
     if heartbeat_interval < 1 or grace_period <= heartbeat_interval:
         raise StudyError(
@@ -248,14 +248,19 @@ def storage_lock(url: str, name: str) -> Iterator[None]:
     Optuna's storage has no compare-and-set, so workers starting together would each write.
     PostgreSQL gives a session-wide advisory lock, released when its connection ends, even if
     the process is killed. A SQLite file is shared only by processes of one machine, which lock
-    the file itself (flock does not touch SQLite's own fcntl locks). Other databases: no lock.
+    its directory. Other databases: no lock.
     """
     parsed = _parse_database_url(url, "--storage")
     database = _sqlite_file(parsed)
     if database is not None:
-        with database.open("rb") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            yield  # closing the file releases the lock
+        # Not the database file: closing any descriptor of it would drop the POSIX locks that
+        # SQLite holds on it in this process, and let other processes write at the same time.
+        directory = os.open(database.parent, os.O_RDONLY)
+        try:
+            fcntl.flock(directory, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(directory)  # releases the lock
         return
     if parsed.get_backend_name() != "postgresql":
         yield

@@ -32,7 +32,8 @@ class StudySpec:
     fixed: config entries shared by every trial (the search space's values win on conflicts).
     grid: for the grid sampler, the values of each parameter the search space suggests.
     split_seed / train_ratio: the course's train/val split; subset_seed picks the subset.
-    seed: the sampler's seed (worker k of a parallel run uses seed + k).
+    seed: the sampler's seed; each trial draws from (seed, trial number), so workers on any
+        number of machines never repeat each other and one worker reproduces.
     """
 
     name: str | None = None

@@ -6,6 +6,7 @@ same study from the shared storage; heartbeats find trials whose worker died and
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -26,6 +27,8 @@ from sweeper.studyfile import StudyFile, StudySpec
 from sweeper.tracking import PARENT_ATTR, RUN_ATTR, Tracker
 
 MAX_FAILURES_IN_A_ROW = 5
+
+_logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -141,12 +144,24 @@ class Worker:
             self._last = None
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                self.study.optimize(
-                    objective,
-                    n_trials=1,
-                    catch=(Exception,),
-                    callbacks=[self._remember],
-                )
+                try:
+                    self.study.optimize(
+                        objective,
+                        n_trials=1,
+                        catch=(Exception,),
+                        callbacks=[self._remember],
+                    )
+                except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as exc:
+                    # Scale-out: heartbeats that a database outage held up past --grace make
+                    # another worker fail this trial and retry it; Optuna then refuses its end.
+                    if not _taken_over(exc):
+                        raise
+                    _logger.warning(
+                        "this worker's trial went %ss without a heartbeat, so another worker "
+                        "failed it and retried it; its result is dropped",
+                        self.opts.grace_period,
+                    )
+                    continue
             last = self._last
             if last is None or last.state != TrialState.FAIL:
                 failures = 0
@@ -169,6 +184,13 @@ class Worker:
             self.tracker.client.set_terminated(parent, status="KILLED")
         elif count(self.study, (TrialState.RUNNING,)) == 0:
             self.tracker.client.set_terminated(parent, status="FINISHED")
+
+
+def _taken_over(exc: Exception) -> bool:
+    """Whether Optuna refused to update this worker's trial because another finished it."""
+    return isinstance(exc, optuna.exceptions.UpdateFinishedTrialError) or str(exc).startswith(
+        "Cannot tell a FAIL trial"
+    )
 
 
 def spawn_workers(

@@ -10,16 +10,13 @@ from pathlib import Path
 import optuna
 import pytest
 
-from sweeper.compare import AXES, Cell, Comparison, Stat, findings
+from sweeper.compare import AXES, Cell, Comparison, Stat, findings, summary_markdown
 from sweeper.models import count_parameters
 from sweeper.studyfile import call_search_space, load_study_file
 from tests.cli import sweeper
 from tests.test_run import mlflow_runs, trials_of, write_study
 
 STUDIES = Path(__file__).parent.parent / "studies"
-# the tests sharing one sweep run on one xdist worker, so the sweep runs once
-shares_sweep = pytest.mark.xdist_group("compare")
-
 TINY_GRID = """
 import optuna
 from sweeper.models import match_width
@@ -82,7 +79,6 @@ def compared(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: Path) -> Pat
     return cwd
 
 
-@shares_sweep
 def test_compare_prints_the_table_and_writes_png_csv_and_summary(compared: Path) -> None:
     out = compared / "sweeper-reports" / "grid-compare"
     stdout = (compared / "stdout.txt").read_text()
@@ -112,7 +108,8 @@ def test_compare_prints_the_table_and_writes_png_csv_and_summary(compared: Path)
         )
         assert float(row["val_acc_std"]) > 0  # two seeds train two different models
         assert 0 < float(row["train_acc_mean"]) <= 1 and float(row["epoch_seconds"]) > 0
-        assert abs(int(row["n_params"]) - int(row["budget"])) <= 0.02 * int(row["budget"])
+        # tiny models move in coarse steps; the shipped grid's 1% is tested above
+        assert abs(int(row["n_params"]) - int(row["budget"])) <= 0.05 * int(row["budget"])
         assert int(row["width"]) == cell[0].user_attrs["config"]["hidden"]
 
     summary = (out / "summary.md").read_text()
@@ -121,7 +118,6 @@ def test_compare_prints_the_table_and_writes_png_csv_and_summary(compared: Path)
     assert "narrow-deep 3 ×" in summary and "| budget | depth |" in summary
 
 
-@shares_sweep
 def test_compare_logs_its_outputs_on_the_parent_run(compared: Path) -> None:
     client, parents, _ = mlflow_runs(compared, "grid")
     (parent,) = parents
@@ -132,7 +128,6 @@ def test_compare_logs_its_outputs_on_the_parent_run(compared: Path) -> None:
     assert Path(downloaded).read_text() == local.read_text()
 
 
-@shares_sweep
 def test_compare_refuses_a_study_that_is_not_a_comparison_grid(
     compared: Path, tiny_corpus: Path
 ) -> None:
@@ -148,7 +143,6 @@ def test_compare_refuses_a_study_that_is_not_a_comparison_grid(
     assert not (compared / "sweeper-reports" / "tiny-compare").exists()
 
 
-@shares_sweep
 def test_compare_names_a_missing_tracking_store(compared: Path) -> None:
     result = sweeper(
         "compare", "grid", "--tracking-uri", "sqlite:///nowhere.db", cwd=compared, check=False
@@ -203,3 +197,13 @@ def test_findings_of_a_dropout_grid_name_models_by_probability() -> None:
     (line,) = findings(Comparison("dropout", AXES[1], (), cells, {}))
     assert line.startswith("lightest dropout p = 0.0 reaches val 0.600 ± 0.000 (train 0.700")
     assert "heaviest dropout is ahead by 0.020" in line and "Best val: p = 0.5" in line
+
+
+def test_summary_warns_when_trials_repeat_a_grid_point() -> None:
+    cells = [_cell(1, 211, [0.6, 0.6], [0.7, 0.7]), _cell(8, 89, [0.6, 0.6], [0.7, 0.7])]
+    clean = Comparison("dvs", AXES[0], ("budget",), cells, {})
+    assert "Warning" not in summary_markdown(clean)
+    repeated = Comparison("dvs", AXES[0], ("budget",), cells, {}, repeated=(3, 7))
+    assert "Warning: trials 3, 7 re-ran an earlier trial's params and seed" in summary_markdown(
+        repeated
+    )

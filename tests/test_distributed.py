@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import optuna
@@ -27,6 +28,8 @@ from sqlalchemy.engine import make_url
 
 from tests.cli import sweeper
 from tests.fixtures.services import PostgresCluster, fresh_database
+
+T = TypeVar("T")
 
 DB_PASSWORD = "Db-pw-7f3kq"
 TRACKING_PASSWORD = "Ml-pw-2x9vz"
@@ -106,7 +109,7 @@ class Workers:
 
 
 @pytest.fixture
-def _reap() -> Iterator[list[Workers]]:
+def started_workers() -> Iterator[list[Workers]]:
     """Workers a failed test leaves running are killed, never left behind."""
     started: list[Workers] = []
     yield started
@@ -114,13 +117,15 @@ def _reap() -> Iterator[list[Workers]]:
         workers.kill_all()
 
 
-def wait_until(what: str, condition: Callable[[], bool], workers: Workers, timeout: float = 180):
+def wait_for(what: str, probe: Callable[[], T], workers: Workers, timeout: float = 180) -> T:
+    """The first truthy value of `probe()`, polled while every worker stays alive."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not (found := probe()):
         workers.check_alive()
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}:\n{workers.output()}")
         time.sleep(0.2)
+    return found
 
 
 def trials(url: str, name: str) -> list[FrozenTrial]:
@@ -130,6 +135,19 @@ def trials(url: str, name: str) -> list[FrozenTrial]:
 def study_started(workers: Workers, name: str) -> Callable[[], bool]:
     """True once every worker has opened the study (so its tables exist) and begun."""
     return lambda: all(f"study {name}:" in log.read_text() for log in workers.logs)
+
+
+def mid_trial(
+    workers: Workers, storage: str, tracking: str, name: str
+) -> tuple[int, subprocess.Popen[bytes]] | None:
+    """A trial past its first epoch and the worker running it (from its run's sweeper.pid)."""
+    client = MlflowClient(tracking_uri=tracking)
+    by_pid = {proc.pid: proc for proc in workers.procs}
+    for trial in trials(storage, name):
+        run_id = trial.user_attrs.get("mlflow_run_id")
+        if trial.state == TrialState.RUNNING and trial.intermediate_values and run_id:
+            return trial.number, by_pid[int(client.get_run(run_id).data.tags["sweeper.pid"])]
+    return None
 
 
 def surplus(trial: FrozenTrial) -> bool:
@@ -153,7 +171,7 @@ class Sweep:
     target: int
     output: str
     returncodes: list[int]
-    running_at_kill: set[int]  # trial numbers mid-way when one worker was killed
+    killed_trial: int  # the trial its worker was running when killed
 
 
 TARGET = 5
@@ -166,8 +184,8 @@ def sweep(
     postgres_server: str,
     mlflow_server: str,
 ) -> Iterator[Sweep]:
-    """Three workers share a study of TARGET trials; once all three are mid-trial, the first
-    is killed with SIGKILL, and the other two finish the study."""
+    """Three workers share a study of TARGET trials; once a trial is mid-way, its worker is
+    killed with SIGKILL, and the other two finish the study."""
     cwd = tmp_path_factory.mktemp("distributed")
     (cwd / "dist.py").write_text(STUDY)
     with fresh_database(postgres_server) as database:
@@ -177,29 +195,19 @@ def sweep(
         args += ["--storage", storage, "--tracking-uri", tracking, *HEARTBEAT]
         workers = Workers.start(3, args, cwd)
         try:
-            wait_until("every worker to start", study_started(workers, "dist"), workers)
-
-            running: set[int] = set()
-
-            def three_mid_trial() -> bool:
-                running.clear()
-                running.update(
-                    t.number
-                    for t in trials(database, "dist")
-                    if t.state == TrialState.RUNNING and t.intermediate_values
-                )
-                return len(running) == 3
-
-            wait_until("three trials mid-way", three_mid_trial, workers)
-            os.kill(workers.procs[0].pid, signal.SIGKILL)
+            wait_for("every worker to start", study_started(workers, "dist"), workers)
+            number, victim = wait_for(
+                "a trial mid-way", lambda: mid_trial(workers, database, tracking, "dist"), workers
+            )
+            victim.kill()
             returncodes = workers.wait()
         finally:
             workers.kill_all()
-        yield Sweep(database, tracking, TARGET, workers.output(), returncodes, running)
+        yield Sweep(database, tracking, TARGET, workers.output(), returncodes, number)
 
 
 def test_workers_reach_exactly_the_target(sweep: Sweep) -> None:
-    assert sweep.returncodes == [-signal.SIGKILL, 0, 0], sweep.output
+    assert sorted(sweep.returncodes) == [-signal.SIGKILL, 0, 0], sweep.output
     found = trials(sweep.storage, "dist")
     numbers = [t.number for t in found]
     assert sorted(numbers) == list(range(len(found)))  # no duplicates, no gaps
@@ -215,7 +223,7 @@ def test_workers_on_many_machines_propose_different_parameters(sweep: Sweep) -> 
     assert len({t.params["lr"] for t in fresh}) == len(fresh)
 
 
-def test_one_parent_run_and_a_finished_child_run_per_trial(sweep: Sweep) -> None:
+def test_one_parent_run_and_a_closed_child_run_per_trial(sweep: Sweep) -> None:
     runs = all_runs(sweep.tracking, "dist")
     parents = [r for r in runs if r.data.tags.get("sweeper.role") == "parent"]
     assert len(parents) == 1, "workers starting together must create one parent between them"
@@ -236,7 +244,7 @@ def test_one_parent_run_and_a_finished_child_run_per_trial(sweep: Sweep) -> None
 def test_a_killed_workers_trial_fails_and_is_retried_with_the_same_params(sweep: Sweep) -> None:
     found = trials(sweep.storage, "dist")
     failed = [t for t in found if t.state == TrialState.FAIL and not surplus(t)]
-    assert len(failed) == 1 and failed[0].number in sweep.running_at_kill
+    assert [t.number for t in failed] == [sweep.killed_trial]
     killed = failed[0]
     retries = [t for t in found if t.system_attrs.get("failed_trial") == killed.number]
     assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
@@ -251,7 +259,7 @@ def test_a_killed_workers_trial_fails_and_is_retried_with_the_same_params(sweep:
 
 
 def test_passwords_never_show_in_output_runs_or_study(sweep: Sweep) -> None:
-    assert "Db-pw" not in sweep.output and "Ml-pw" not in sweep.output
+    assert DB_PASSWORD not in sweep.output and TRACKING_PASSWORD not in sweep.output
     assert "postgres:***@127.0.0.1" in sweep.output  # the URL is shown, masked
 
     records = []
@@ -288,38 +296,54 @@ def test_a_failing_trials_error_never_shows_the_password(
     assert DB_PASSWORD not in json.dumps(records)
 
 
-def test_workers_carry_on_through_a_database_restart(
+def test_workers_ride_out_a_database_restart_and_a_paused_worker(
     own_postgres_cluster: PostgresCluster,
     tiny_corpus: Path,
     mlflow_server: str,
     tmp_path: Path,
-    _reap: list[Workers],
+    started_workers: list[Workers],
 ) -> None:
+    """Mid-trial, one worker is paused (as by a suspended VM) and the database restarts. The
+    other reconnects, takes the paused worker's trial for dead and retries it; the paused one,
+    resumed, drops its stale result and carries on."""
     (tmp_path / "dist.py").write_text(STUDY)
     storage = own_postgres_cluster.url
     args = ["dist.py", "--trials", "4", "--data", str(tiny_corpus), "--study-name", "restart"]
     args += ["--storage", storage, "--tracking-uri", mlflow_server, *HEARTBEAT]
     workers = Workers.start(2, args, tmp_path)
-    _reap.append(workers)
-    wait_until("every worker to start", study_started(workers, "restart"), workers)
+    started_workers.append(workers)
+    wait_for("every worker to start", study_started(workers, "restart"), workers)
 
-    def mid_trial() -> bool:
-        return any(t.intermediate_values for t in trials(storage, "restart"))
+    def retry_queued() -> bool:
+        return any("failed_trial" in t.system_attrs for t in trials(storage, "restart"))
 
-    wait_until("a trial mid-way", mid_trial, workers)
-    own_postgres_cluster.stop()
-    time.sleep(3)  # several heartbeats and epoch reports fall into the outage
-    own_postgres_cluster.start()
+    number, paused = wait_for(
+        "a trial mid-way", lambda: mid_trial(workers, storage, mlflow_server, "restart"), workers
+    )
+    paused.send_signal(signal.SIGSTOP)
+    try:
+        own_postgres_cluster.stop()
+        time.sleep(3)  # several heartbeats and epoch reports fall into the outage
+        own_postgres_cluster.start()
+        wait_for("the paused worker's trial to be retried", retry_queued, workers)
+    finally:
+        paused.send_signal(signal.SIGCONT)
     assert workers.wait() == [0, 0], workers.output()
+    assert "Traceback" not in workers.output()
+    assert "its result is dropped" in workers.logs[workers.procs.index(paused)].read_text()
 
     found = trials(storage, "restart")
     finished = [t for t in found if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     assert len(finished) == 4
     assert not [t for t in found if t.state in (TrialState.RUNNING, TrialState.WAITING)]
-    retried = {t.system_attrs.get("failed_trial") for t in found}
+    retried = {t.system_attrs["failed_trial"]: t for t in found if "failed_trial" in t.system_attrs}
     for trial in found:
         if trial.state == TrialState.FAIL:  # failed cleanly with its reason, or lost and retried
             assert trial.user_attrs.get("fail_reason") or trial.number in retried
+    taken = found[number]
+    assert taken.state == TrialState.FAIL and retried[number].params == taken.params
+
+    client = MlflowClient(tracking_uri=mlflow_server)
+    assert client.get_run(taken.user_attrs["mlflow_run_id"]).info.status == "FAILED"
     runs = all_runs(mlflow_server, "restart")
     assert {r.info.status for r in runs} <= {"FINISHED", "KILLED", "FAILED"}
-    assert "Traceback" not in workers.output()

@@ -28,8 +28,12 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+CPU_INDEX = "https://wheels.example/cpu"
+
+
 def _compose_config(*overlays: str, password: str | None) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("POSTGRES_")}
+    env["TORCH_INDEX"] = CPU_INDEX
     if password is not None:
         env["POSTGRES_PASSWORD"] = password
     files = [arg for name in ("compose.yml", *overlays) for arg in ("-f", str(DOCKER_DIR / name))]
@@ -82,9 +86,9 @@ def test_ui_overlay_publishes_mlflow_on_loopback_only() -> None:
     assert port["host_ip"] == "127.0.0.1" and port["target"] == 5000
 
 
-def test_cuda_overlay_builds_the_cuda_variant_for_workers_on_gpus() -> None:
+def test_cuda_overlay_builds_workers_with_cuda_torch_and_gives_them_the_gpus() -> None:
     services = _services("compose.cuda.yml")
     worker = services["worker"]
-    assert worker["build"]["args"]["TORCH_VARIANT"] == "cuda"
+    assert worker["build"]["args"]["TORCH_INDEX"] == ""
     assert worker["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
-    assert services["mlflow"]["build"]["args"]["TORCH_VARIANT"] == "cpu"
+    assert services["mlflow"]["build"]["args"]["TORCH_INDEX"] == CPU_INDEX

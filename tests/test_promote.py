@@ -27,8 +27,6 @@ from tests.cli import start_sweeper, sweeper
 from tests.test_run import mlflow_runs, trials_of, write_study
 
 STUDY = "promo"
-# every test here shares one sweep and its registry: one xdist worker runs them in file order
-pytestmark = pytest.mark.xdist_group("promote")
 
 
 @pytest.fixture(scope="module")

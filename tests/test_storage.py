@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -203,9 +204,57 @@ def test_running_trial_survives_a_database_restart(own_postgres_cluster: Postgre
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
 
 
+def test_a_call_during_a_database_outage_waits_for_the_database(
+    own_postgres_cluster: PostgresCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    study = optuna.create_study(
+        storage=open_storage(own_postgres_cluster.url, **HEARTBEAT), study_name="s"
+    )
+    own_postgres_cluster.stop()
+    restart = threading.Timer(2, own_postgres_cluster.start)
+    restart.start()
+    study.optimize(lambda t: 1.0, n_trials=1)  # a worker's next trial, mid-outage
+    restart.join()
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE]
+    assert "storage unreachable, reconnecting" in caplog.text
+    assert "storage reachable again" in caplog.text
+
+
 def test_sqlite_storage_uses_write_ahead_logging(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/sweeps.db"
     open_storage(url, **HEARTBEAT)
     with sqlalchemy.create_engine(url).connect() as connection:
         mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
     assert mode == "wal"
+
+
+LOCK_HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from sweeper.storage import storage_lock
+    url, log = sys.argv[1], sys.argv[2]
+    with storage_lock(url, "parent run of s"):
+        with open(log, "a") as out:
+            out.write("in\\n")
+        time.sleep(1)  # longer than the processes' start-up differs
+        with open(log, "a") as out:
+            out.write("out\\n")
+    """
+)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_storage_lock_admits_one_process_at_a_time(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path}/sweeps.db"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    log = tmp_path / "log.txt"
+    holders = [
+        subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, url, str(log)]) for _ in range(3)
+    ]
+    assert [holder.wait(timeout=60) for holder in holders] == [0, 0, 0]
+    assert log.read_text().split() == ["in", "out"] * 3

@@ -31,7 +31,14 @@ def compare(
 
     Example: sweeper compare deep_vs_shallow
     """
-    from sweeper.compare import findings, load_comparison, render, table, write_files
+    from sweeper.compare import (
+        findings,
+        load_comparison,
+        render,
+        repeat_warning,
+        table,
+        write_files,
+    )
     from sweeper.errors import StudyError
     from sweeper.storage import resolve_storage_url, resolve_tracking_uri
     from sweeper.sweep import load_existing_study
@@ -61,5 +68,7 @@ def compare(
     console.print(view)
     for line in findings(comparison):
         console.print(f"• {line}", highlight=False)
+    if warning := repeat_warning(comparison):
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     console.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
     console.print(f"logged them on MLflow run {parent} (artifacts/compare)", highlight=False)

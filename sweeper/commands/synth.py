@@ -66,7 +66,11 @@ def synth(
     try:
         with progress_bar(err, f"synthesising {size}") as progress:
             outcome = generate_corpus(
-                out, plan, jobs=jobs or default_jobs(), force=force, progress=progress
+                out,
+                plan,
+                jobs=default_jobs() if jobs is None else jobs,
+                force=force,
+                progress=progress,
             )
     except KeyboardInterrupt:
         err.print(f"interrupted: run the same command again to resume writing {out}")

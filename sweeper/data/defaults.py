@@ -1,7 +1,7 @@
 """The default dataset: the directory a command was given, else the embedded corpus.
 
 The embedded corpus (the `small` synthetic corpus, fixed seed) lives in the user cache dir and is
-generated on first use. Generation takes a lock in that directory, so two commands started at
+generated on first use. Generation locks that directory, so two commands started at
 once generate it once. Light to import: the generator is imported only when it is needed.
 """
 
@@ -40,6 +40,7 @@ def resolve_data_dir(data: Path | None) -> Path:
             f"{plan.train_utterances} + {plan.test_utterances} utterances) into {target}. "
             "This happens once.",
             highlight=False,
+            soft_wrap=True,
         )
         with progress_bar(console, "synthesising") as progress:
             generate_corpus(target, plan, jobs=default_jobs(), progress=progress)

@@ -51,19 +51,16 @@ def babble(rng: np.random.Generator, bank: np.ndarray, length: int, talkers: int
     return mixture / np.sqrt(np.mean(mixture**2) + 1e-12)
 
 
-def add_noise(
-    wave: np.ndarray, noise: np.ndarray, snr_db: float, speech: np.ndarray | None = None
-) -> np.ndarray:
-    """`wave` plus `noise` scaled to `snr_db` relative to the power of the `speech` samples
-    (by default all of `wave`)."""
-    reference = wave if speech is None else speech
-    power = np.mean(reference**2)
+def add_noise(wave: np.ndarray, noise: np.ndarray, snr_db: float, speech: np.ndarray) -> np.ndarray:
+    """`wave` plus `noise` scaled to `snr_db` below the power of the `speech` samples (the
+    speaking part of the clean utterance: pauses do not lower the bar)."""
+    power = np.mean(speech**2)
     return wave + noise * np.sqrt(power / 10 ** (snr_db / 10) / np.mean(noise**2))
 
 
 def burst(rng: np.random.Generator, rate: int) -> np.ndarray:
-    """A non-speech noise: a breath, a cough-like burst or a hum, 0.15 to 0.45 s, unit peak."""
-    length = int(rng.uniform(0.15, 0.45) * rate)
+    """A non-speech noise: a breath, a cough-like burst or a hum, 0.1 to 0.35 s, unit peak."""
+    length = int(rng.uniform(0.1, 0.35) * rate)
     t = np.arange(length) / rate
     kind = rng.integers(3)
     if kind == 0:  # breath: high-passed noise with a smooth envelope

@@ -1,11 +1,11 @@
-"""Writing a synthetic corpus in the LibriPhone layout: the plan, parallel rendering, resumption.
+"""Writing a synthetic corpus in the LibriPhone layout: parallel rendering and resumption.
 
 Every utterance draws its randomness from (seed, split, index) alone, and eSpeak NG is reloaded
 for every sentence (see `espeak`), so the bytes do not depend on --jobs or on interruptions.
-While it works, the generator keeps a hidden `.synth/` directory in the output (the plan, a lock
-and each finished utterance's label line); an utterance is done once its label line exists, and
-its .pt file is always written (atomically) before that. The final step writes the split and
-label files, then `corpus.json`, and removes `.synth/`.
+While it works, the generator holds a lock on the output directory and keeps a hidden `.synth/`
+directory in it: the plan, and each finished utterance's label line. An utterance is done once
+its label line exists; its .pt file is always written (atomically) before that. The final step
+writes the split and label files, then `corpus.json`, and removes `.synth/`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from sweeper.data.synth import utterance
 from sweeper.data.synth.features import FRAME_LENGTH, FRAME_SHIFT, SAMPLE_RATE
 from sweeper.data.synth.plan import SETTINGS, Plan
 from sweeper.data.synth.speakers import speakers
+from sweeper.data.synth.text import COVERAGE_WORDS
 from sweeper.errors import DataError
 from sweeper.phones import PHONES
 
@@ -68,7 +69,8 @@ def render_utterance(out: Path, plan: Plan, split: str, index: int) -> None:
     """Render one utterance and write its features, then its label record (the 'done' mark)."""
     voices = speakers(plan.seed, split)
     rng = np.random.default_rng([plan.seed, _UTTERANCE_STREAM, SPLITS.index(split), index])
-    result = utterance.render(voices[index % len(voices)], rng, plan.seed)
+    include = COVERAGE_WORDS[index] if split == "train" and index < len(COVERAGE_WORDS) else None
+    result = utterance.render(voices[index % len(voices)], rng, plan.seed, include)
     utt_id = plan.utterance_id(split, index)
     buffer = io.BytesIO()  # saving to a path would embed the (temporary) file name in the archive
     torch.save(torch.from_numpy(result.features), buffer)
@@ -113,23 +115,21 @@ def _check_target(out: Path, plan: Plan, force: bool) -> None:
 
 @contextmanager
 def _locked(out: Path) -> Iterator[None]:
-    """Hold `out`'s generator lock: a second generator for the same directory waits."""
-    (out / WORK_DIR).mkdir(parents=True, exist_ok=True)
-    with open(out / WORK_DIR / "lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    """Hold `out`'s generator lock (on the directory itself, so no lock file is left behind):
+    a second generator for the same directory waits."""
+    out.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(out, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield
+    finally:
+        os.close(descriptor)
 
 
 def _remove_corpus_files(out: Path) -> None:
     for name in _CORPUS_FILES:
         path = out / name
-        if name == WORK_DIR:
-            for entry in path.iterdir():
-                if entry.is_dir():
-                    shutil.rmtree(entry)
-                elif entry.name != "lock":  # held by this very call
-                    entry.unlink()
-        elif path.is_dir():
+        if path.is_dir():
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)

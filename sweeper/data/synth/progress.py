@@ -45,4 +45,5 @@ def progress_bar(console: Console, description: str) -> Iterator[ProgressCallbac
     try:
         yield update
     finally:
-        bar.stop()
+        if task is not None:
+            bar.stop()

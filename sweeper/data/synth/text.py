@@ -10,6 +10,9 @@ import wordfreq
 
 VOCABULARY_SIZE = 5000
 MIN_WORDS, MAX_WORDS = 4, 20
+# The rarest phones (ZH, OY, TH, JH, CH, G) may miss a small corpus entirely; the first train
+# sentences each get one of these words, so that every class occurs even in the tiny corpus.
+COVERAGE_WORDS = ("usually", "choice", "think", "just", "much", "good")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
@@ -28,11 +31,14 @@ def vocabulary() -> tuple[tuple[str, ...], np.ndarray]:
     return words, frequencies / frequencies.sum()
 
 
-def sentence(rng: np.random.Generator) -> str:
-    """4 to 20 words; sometimes a comma (a pause) inside and a question's intonation."""
+def sentence(rng: np.random.Generator, include: str | None = None) -> str:
+    """4 to 20 words (one of them `include`, if given); sometimes a comma (a pause) inside and
+    a question's intonation."""
     words, probabilities = vocabulary()
     count = int(rng.integers(MIN_WORDS, MAX_WORDS + 1))
     chosen = [words[i] for i in rng.choice(len(words), size=count, p=probabilities)]
+    if include is not None:
+        chosen[int(rng.integers(count))] = include
     if count >= 6 and rng.random() < 0.3:
         comma = int(rng.integers(2, count - 2))
         chosen[comma] += ","

@@ -1,6 +1,7 @@
-"""One synthetic utterance: text -> eSpeak NG speech -> perturbed, noisy audio -> (features,
-frame labels). The knobs that set the corpus's difficulty are the constants below; corpus.json
-records them.
+"""One synthetic utterance: a sentence -> its lexicon phones -> a varied pronunciation spoken by
+eSpeak NG -> perturbed, noisy audio -> (features, frame labels).
+
+The knobs that set the corpus's difficulty are the constants below; corpus.json records them.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from sweeper.data.synth.speakers import TRAIN_VARIANTS, Speaker
 from sweeper.data.synth.text import sentence
 from sweeper.phones import SILENCE, SPOKEN_NOISE
 
-VARIATION_RATE = 0.2  # phones spoken as a confusable neighbour, labelled as the lexicon says
+VARIATION_RATE = 0.5  # phones spoken as a confusable neighbour, labelled as the lexicon says
 RATE_JITTER = (0.85, 1.15)  # per-utterance factor on the speaker's words per minute
 WARP_JITTER = (0.97, 1.03)  # per-utterance factor on the speaker's vocal-tract warp
 PITCH_JITTER = 6.0  # standard deviation around the speaker's pitch (eSpeak units)
 PITCH_RANGE = (20, 90)  # eSpeak intonation range
-EDGE_SILENCE_S = (0.05, 0.4)  # silence before and after the sentence
-BURSTS_PER_UTTERANCE = 0.6  # mean of a Poisson count of inserted non-speech noises (spn)
+EDGE_SILENCE_S = (0.1, 0.5)  # silence before and after the sentence
+BURSTS_PER_UTTERANCE = 0.25  # mean of a Poisson count of inserted non-speech noises (spn)
 BURST_LEVEL = (0.1, 0.6)  # burst peak relative to the speech peak
 REVERB_PROBABILITY = 0.5
 RT60_S = (0.15, 0.6)
@@ -56,7 +57,6 @@ def knobs() -> dict[str, object]:
 
 @dataclass(frozen=True)
 class Utterance:
-    text: str
     features: np.ndarray  # float32 (frames, 39)
     labels: np.ndarray  # int64 (frames,)
 
@@ -94,9 +94,12 @@ def babble_bank(seed: int) -> np.ndarray:
     return np.concatenate(pieces)
 
 
-def render(speaker: Speaker, rng: np.random.Generator, seed: int) -> Utterance:
-    """A new utterance by `speaker`; every random choice comes from `rng`."""
-    text = sentence(rng)
+def render(
+    speaker: Speaker, rng: np.random.Generator, seed: int, include: str | None = None
+) -> Utterance:
+    """A new utterance by `speaker` (saying the word `include` among others); every random
+    choice comes from `rng`, the babble noise from the corpus `seed`."""
+    text = sentence(rng, include)
     spoken, lexicon = pronunciation.vary(phonemize(text, speaker.voice), rng, VARIATION_RATE)
     speech = synthesize(
         spoken,
@@ -126,13 +129,13 @@ def render(speaker: Speaker, rng: np.random.Generator, seed: int) -> Utterance:
     if rng.random() < REVERB_PROBABILITY:
         wave = audio.reverberate(wave, rng, SAMPLE_RATE, rng.uniform(*RT60_S))
 
+    speech_only = wave[segment_labels(segments, np.arange(len(wave))) != SILENCE]
     kind = rng.choice(list(NOISE_KINDS), p=list(NOISE_KINDS.values()))
     if kind == "babble":
         noise = audio.babble(rng, babble_bank(seed), len(wave), int(rng.integers(*BABBLE_TALKERS)))
     else:
         noise = audio.coloured_noise(rng, len(wave), NOISE_EXPONENTS[kind])
-    speaking = segment_labels(segments, np.arange(len(wave))) != SILENCE
-    wave = audio.add_noise(wave, noise, rng.uniform(*SNR_DB), wave[speaking])
+    wave = audio.add_noise(wave, noise, rng.uniform(*SNR_DB), speech_only)
 
     feats = features(wave)
-    return Utterance(text, feats, segment_labels(segments, frame_centres(len(feats))))
+    return Utterance(feats, segment_labels(segments, frame_centres(len(feats))))
