@@ -7,13 +7,12 @@ checkpoint directory may be shared, and a pickle could run code.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from sweeper.atomic import write_atomically
 from sweeper.errors import SweeperError
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -25,17 +24,7 @@ class CheckpointError(SweeperError):
 
 def save_checkpoint(directory: Path, state: dict[str, Any]) -> Path:
     """Write `state` to `directory`/checkpoint.pt, replacing any older checkpoint atomically."""
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / CHECKPOINT_NAME
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".checkpoint-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(state, stream)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomically(directory / CHECKPOINT_NAME, lambda stream: torch.save(state, stream))
 
 
 def load_checkpoint(directory: Path) -> dict[str, Any] | None:

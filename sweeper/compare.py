@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -24,6 +23,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeper.atomic import write_atomically
 from sweeper.errors import StudyError
 from sweeper.runner import SPEC_ATTR
 from sweeper.secrets import mask_url
@@ -354,19 +354,7 @@ def render(comparison: Comparison) -> dict[str, bytes]:
 
 def write_files(folder: Path, files: Mapping[str, bytes]) -> list[Path]:
     """Write each file through a temporary one, so a reader never sees half a file."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, data in files.items():
-        path = folder / name
-        temporary = path.with_name(f".{name}.{os.getpid()}.tmp")
-        try:
-            temporary.write_bytes(data)
-            os.replace(temporary, path)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
-        written.append(path)
-    return written
+    return [write_atomically(folder / name, data) for name, data in files.items()]
 
 
 def _si(value: Any) -> str:

@@ -59,7 +59,7 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
         started = time.perf_counter()
 
         def on_epoch(stats: EpochStats) -> None:
-            ctx.tracker.log_epoch(run_id, stats.epoch, _epoch_metrics(stats))
+            ctx.tracker.log_epoch(run_id, stats.epoch, stats.metrics())
             trial.set_user_attr("epochs_run", stats.epoch)
             trial.report(stats.val_acc, stats.epoch)
             if trial.should_prune():
@@ -126,17 +126,6 @@ def _retry_of(trial: optuna.Trial) -> int | None:
     frozen = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
     retry_of = frozen.system_attrs.get("failed_trial")
     return None if retry_of is None else int(retry_of)
-
-
-def _epoch_metrics(stats: EpochStats) -> dict[str, float]:
-    return {
-        "train_loss": stats.train_loss,
-        "train_acc": stats.train_acc,
-        "val_loss": stats.val_loss,
-        "val_acc": stats.val_acc,
-        "epoch_seconds": stats.epoch_seconds,
-        "lr": stats.lr,
-    }
 
 
 def _record_end(trial: optuna.Trial, seconds: float) -> None:

@@ -12,13 +12,13 @@ the frames within each; Class is the phone index 0..40 (see sweeper.phones).
 from __future__ import annotations
 
 import csv
-import os
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
 
+from sweeper.atomic import write_atomically
 from sweeper.data.split import Split
 from sweeper.errors import SweeperError
 from sweeper.phones import NUM_CLASSES
@@ -52,18 +52,8 @@ def predict_utterances(
 
 def write_predictions(path: Path, classes: torch.Tensor) -> Path:
     """Write the CSV atomically: a reader never sees half a file, an old file survives a crash."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # not mkstemp: its file is private (0600), and the CSV is a file to share
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with temporary.open("w", newline="") as stream:
-            stream.write(",".join(HEADER) + "\n")
-            stream.writelines(f"{i},{c}\n" for i, c in enumerate(classes.tolist()))
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return path
+    rows = (f"{i},{c}\n" for i, c in enumerate(classes.tolist()))
+    return write_atomically(path, (",".join(HEADER) + "\n" + "".join(rows)).encode())
 
 
 def read_predictions(path: Path, frames: int) -> torch.Tensor:

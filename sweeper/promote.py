@@ -17,10 +17,8 @@ import hashlib
 import io
 import json
 import logging
-import os
 import re
 import shutil
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +32,7 @@ from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from sweeper.atomic import write_atomically
 from sweeper.data import Split, course_split, load_corpus, subset
 from sweeper.data.corpus import Corpus
 from sweeper.errors import DataError, StudyError
@@ -288,11 +287,7 @@ class ResumeState:
             return None
 
     def remember(self, run_id: str) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
-        with os.fdopen(handle, "w") as stream:
-            json.dump({"run_id": run_id}, stream)
-        os.replace(temporary, self._run_file)
+        write_atomically(self._run_file, json.dumps({"run_id": run_id}).encode())
 
     def forget_full_run(self) -> None:
         shutil.rmtree(self.full_run, ignore_errors=True)
@@ -385,18 +380,7 @@ def _epoch_logger(
         nonlocal best
         best = max(best, stats.val_acc)
         if tracker is not None and run_id is not None:
-            tracker.log_epoch(
-                run_id,
-                stats.epoch,
-                {
-                    "train_loss": stats.train_loss,
-                    "train_acc": stats.train_acc,
-                    "val_loss": stats.val_loss,
-                    "val_acc": stats.val_acc,
-                    "epoch_seconds": stats.epoch_seconds,
-                    "lr": stats.lr,
-                },
-            )
+            tracker.log_epoch(run_id, stats.epoch, stats.metrics())
         progress.update(
             task, completed=stats.epoch, status=f"val_acc {stats.val_acc:.4f} best {best:.4f}"
         )

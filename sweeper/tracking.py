@@ -103,14 +103,21 @@ class Tracker:
         params: Mapping[str, Any],
         tags: Mapping[str, str],
     ) -> str:
+        return self._start_child(
+            parent_id, f"trial-{trial_number}", params, {**tags, "sweeper.trial": str(trial_number)}
+        )
+
+    def _start_child(
+        self, parent_id: str, name: str, params: Mapping[str, Any], tags: Mapping[str, str]
+    ) -> str:
+        """A RUNNING run nested under the study's parent run, with its params logged."""
         run = self.client.create_run(
             self.experiment_id,
-            run_name=f"trial-{trial_number}",
+            run_name=name,
             tags={
                 **tags,
                 "mlflow.parentRunId": parent_id,
                 "sweeper.study": self.study_name,
-                "sweeper.trial": str(trial_number),
                 "sweeper.state": "RUNNING",
             },
         )
@@ -172,21 +179,14 @@ class Tracker:
         tags: Mapping[str, str],
     ) -> str:
         """A run `promote-trial-<n>` nested under the study's parent, naming its source trial."""
-        run = self.client.create_run(
-            self.experiment_id,
-            run_name=f"promote-trial-{trial_number}",
-            tags={
-                **tags,
-                "mlflow.parentRunId": parent_id,
-                "sweeper.study": self.study_name,
-                "sweeper.role": "promote",
-                "sweeper.source_trial": str(trial_number),
-                "sweeper.source_run_id": source_run_id or "",
-                "sweeper.state": "RUNNING",
-            },
+        source = {
+            "sweeper.role": "promote",
+            "sweeper.source_trial": str(trial_number),
+            "sweeper.source_run_id": source_run_id or "",
+        }
+        return self._start_child(
+            parent_id, f"promote-trial-{trial_number}", params, {**tags, **source}
         )
-        self.log_params(run.info.run_id, params)
-        return run.info.run_id
 
     def run_status(self, run_id: str) -> str | None:
         """RUNNING, FINISHED, KILLED, FAILED; None when the run was deleted or never existed."""

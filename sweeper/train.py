@@ -52,6 +52,10 @@ class EpochStats:
     epoch_seconds: float  # training plus validation
     lr: float  # at the epoch's first step
 
+    def metrics(self) -> dict[str, float]:
+        """The per-epoch MLflow metrics (step = `epoch`)."""
+        return {key: value for key, value in asdict(self).items() if key != "epoch"}
+
 
 @dataclass
 class TrainResult:

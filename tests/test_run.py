@@ -271,6 +271,34 @@ def test_three_workers_share_one_sqlite_study(tmp_path: Path, tiny_corpus: Path)
     assert len({r.data.tags["sweeper.worker"] for r in children}) > 1
 
 
+GRID_STUDY = """
+import optuna
+from sweeper.studyfile import StudySpec
+
+GRID = {"n": [1, 3, 5], "hidden": [16, 32]}
+study = StudySpec(
+    train_frames=8_000, val_frames=1_000, epochs=3, sampler="grid", pruner="none", grid=GRID
+)
+
+
+def search_space(trial: optuna.Trial) -> dict:
+    return {"family": "mlp", "n": trial.suggest_categorical("n", GRID["n"]), "layers": 1,
+            "hidden": trial.suggest_categorical("hidden", GRID["hidden"]), "lr": 3e-3,
+            "batch_size": 256}
+"""
+
+
+def test_two_workers_cover_a_grid_once(tmp_path: Path, tiny_corpus: Path) -> None:
+    (tmp_path / "grid.py").write_text(GRID_STUDY)
+    sweeper(
+        "run", "grid.py", "--trials", "6", "--workers", "2", "--data", tiny_corpus, cwd=tmp_path
+    )
+    trials = trials_of(tmp_path, "grid")
+    assert states(trials) == ["COMPLETE"] * 6
+    points = sorted((t.params["n"], t.params["hidden"]) for t in trials)
+    assert points == [(n, hidden) for n in (1, 3, 5) for hidden in (16, 32)]
+
+
 def test_a_killed_workers_trial_is_retried_with_the_same_params(
     tmp_path: Path, tiny_corpus: Path
 ) -> None:

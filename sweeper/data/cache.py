@@ -14,16 +14,14 @@ so identical data on another machine or path gets the same fingerprint (and reus
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import warnings
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import platformdirs
 import torch
 
+from sweeper.atomic import write_atomically
 from sweeper.data.layout import SPLITS, Layout
 from sweeper.data.split import Split
 
@@ -78,8 +76,8 @@ def store(key: str, fingerprint: str, splits: dict[str, Split]) -> None:
     """
     stored = {name: _split_to_dict(split) for name, split in splits.items()}
     try:
-        _write_atomically(_data_path(fingerprint), lambda file: torch.save(stored, file))
-        _write_atomically(cache_dir() / "keys" / key, lambda file: file.write(fingerprint.encode()))
+        write_atomically(_data_path(fingerprint), lambda file: torch.save(stored, file))
+        write_atomically(cache_dir() / "keys" / key, lambda file: file.write(fingerprint.encode()))
     except OSError as exc:
         warnings.warn(f"could not write the data cache in {cache_dir()}: {exc}", stacklevel=2)
 
@@ -107,16 +105,3 @@ def _split_from_dict(name: str, stored: dict[str, Any]) -> Split:
         lengths=lengths,
         utt_ids=tuple(stored["utt_ids"]),
     )
-
-
-def _write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    """Write through a temporary file in the same directory, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            write(file)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -27,9 +27,8 @@ def resolve_data_dir(data: Path | None) -> Path:
     """`data` when given; otherwise the embedded corpus, generated first if it is not there."""
     if data is not None:
         return data
-    from sweeper.data.synth.generate import generate_corpus, is_complete
     from sweeper.data.synth.plan import Plan, default_jobs
-    from sweeper.data.synth.progress import progress_bar
+    from sweeper.data.synth.status import is_complete
 
     plan = Plan.sized(EMBEDDED_SIZE)
     target = embedded_corpus_dir()
@@ -42,6 +41,10 @@ def resolve_data_dir(data: Path | None) -> Path:
             highlight=False,
             soft_wrap=True,
         )
+        # the audio stack takes seconds to import: only when there is something to generate
+        from sweeper.data.synth.generate import generate_corpus
+        from sweeper.data.synth.progress import progress_bar
+
         with progress_bar(console, "synthesising") as progress:
             generate_corpus(target, plan, jobs=default_jobs(), progress=progress)
     return target

@@ -29,13 +29,13 @@ import torch
 from sweeper.data.layout import METADATA_FILE, SPLITS, labels_file, split_file
 from sweeper.data.synth import utterance
 from sweeper.data.synth.features import FRAME_LENGTH, FRAME_SHIFT, SAMPLE_RATE
-from sweeper.data.synth.plan import SETTINGS, Plan
+from sweeper.data.synth.plan import Plan
 from sweeper.data.synth.speakers import speakers
+from sweeper.data.synth.status import WORK_DIR, is_complete, recorded_settings
 from sweeper.data.synth.text import COVERAGE_WORDS
 from sweeper.errors import DataError
 from sweeper.phones import PHONES
 
-WORK_DIR = ".synth"
 _UTTERANCE_STREAM = 0
 _CORPUS_FILES = (
     *(f"feat/{split}" for split in SPLITS),
@@ -56,6 +56,9 @@ class Outcome:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
+    # Not sweeper.atomic: one generator holds the directory, and a fixed temporary name means a
+    # write killed half-way is overwritten when its utterance is rendered again on resume, so the
+    # finished corpus holds no stray file and matches an uninterrupted one byte for byte.
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_bytes(data)
     os.replace(temporary, path)
@@ -79,26 +82,10 @@ def render_utterance(out: Path, plan: Plan, split: str, index: int) -> None:
     _write_atomically(_label_record(out, split, utt_id), line.encode())
 
 
-def _recorded_settings(out: Path) -> dict[str, int] | None:
-    """The settings of the (finished or unfinished) corpus in `out`, if there is one."""
-    for path in (out / METADATA_FILE, out / WORK_DIR / "plan.json"):
-        try:
-            recorded = json.loads(path.read_text())
-            return {key: recorded[key] for key in SETTINGS}
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-    return None
-
-
-def is_complete(out: Path, plan: Plan) -> bool:
-    """Whether `out` holds the finished corpus of `plan`."""
-    return (out / METADATA_FILE).is_file() and _recorded_settings(out) == plan.settings()
-
-
 def _check_target(out: Path, plan: Plan, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise DataError(f"--out {out} is a file, not a directory")
-    recorded = _recorded_settings(out)
+    recorded = recorded_settings(out)
     if recorded is not None and recorded != plan.settings() and not force:
         described = ", ".join(f"{key} {value}" for key, value in recorded.items())
         raise DataError(
@@ -137,7 +124,7 @@ def _remove_corpus_files(out: Path) -> None:
 
 def _prepare(out: Path, plan: Plan, force: bool) -> None:
     """Under the lock: clear what --force replaces, record the plan, drop half-written files."""
-    if force and _recorded_settings(out) != plan.settings():
+    if force and recorded_settings(out) != plan.settings():
         _remove_corpus_files(out)
     for split in SPLITS:
         for directory in (out / "feat" / split, out / WORK_DIR / split):
