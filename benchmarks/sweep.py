@@ -3,7 +3,7 @@
 (a) Overhead: for the quick study, the share of each trial's wall time (Optuna's start to
     finish) spent outside training epochs (sampling, storage, MLflow logging, model set-up),
     and the same share for the whole command (process start, data loading included).
-(b) Pruning: the quick study with the same sampler seed, with its pruner and with none:
+(b) Pruning: the quick study with the same sampler seed, with its own pruner and with none:
     epochs trained and best val_acc (target: at most 40% of the epochs, best within 1 point).
 
     python benchmarks/sweep.py [--trials 30] [--data DIR]
@@ -21,13 +21,16 @@ from pathlib import Path
 import optuna
 from mlflow.tracking import MlflowClient
 
+from sweeper.studyfile import load_study_file
+
 STUDY = Path(__file__).resolve().parents[1] / "studies" / "quick.py"
 
 
-def sweep(cwd: Path, trials: int, pruner: str, data: str | None) -> float:
-    """Run `sweeper run` in `cwd`; returns its wall time in seconds."""
+def sweep(cwd: Path, trials: int, pruner: str | None, data: str | None) -> float:
+    """Run `sweeper run` in `cwd` (the study file's pruner unless `pruner`); returns its wall
+    time in seconds."""
     args = [sys.executable, "-m", "sweeper", "run", str(STUDY), "--trials", str(trials)]
-    args += ["--pruner", pruner, "--seed", "0", "--study-name", "quick"]
+    args += ["--seed", "0", "--study-name", "quick", *(["--pruner", pruner] if pruner else [])]
     if data:
         args += ["--data", data]
     started = time.perf_counter()
@@ -60,7 +63,7 @@ def main() -> None:
         pruned_dir, full_dir = Path(tmp, "pruned"), Path(tmp, "full")
         pruned_dir.mkdir()
         full_dir.mkdir()
-        command_wall = sweep(pruned_dir, args.trials, "median", args.data)
+        command_wall = sweep(pruned_dir, args.trials, None, args.data)
         sweep(full_dir, args.trials, "none", args.data)
         wall, train, epochs_pruned, best_pruned = trial_times(pruned_dir)
         _, _, epochs_full, best_full = trial_times(full_dir)
@@ -74,7 +77,7 @@ def main() -> None:
         f"    whole command:  {command_wall - train:7.1f} s of {command_wall:7.1f} s"
         f"  = {command_share:6.1%}  (with process start, data loading)"
     )
-    print("(b) pruning (median pruner) against none")
+    print(f"(b) pruning ({load_study_file(STUDY).spec.pruner} pruner) against none")
     print(
         f"    epochs trained: {epochs_pruned} vs {epochs_full}  = {epochs_pruned / epochs_full:.1%}"
     )

@@ -49,18 +49,19 @@ def trial_config(study_file: StudyFile, trial: optuna.Trial) -> dict[str, Any]:
 
 def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
     def objective(trial: optuna.Trial) -> float:
-        _stand_down_if_surplus(trial, ctx.target)
+        retry_of = _stand_down_if_surplus(trial, ctx.target)
         tags = dict(ctx.tags)
-        retry_of = _retry_of(trial)
         if retry_of is not None:
             tags["sweeper.retry_of"] = str(retry_of)
         run_id = ctx.tracker.start_trial(ctx.parent_run_id, trial.number, {}, tags)
         trial.set_user_attr(RUN_ATTR, run_id)
         started = time.perf_counter()
+        epochs_run = 0
 
         def on_epoch(stats: EpochStats) -> None:
+            nonlocal epochs_run
+            epochs_run = stats.epoch
             ctx.tracker.log_epoch(run_id, stats.epoch, stats.metrics())
-            trial.set_user_attr("epochs_run", stats.epoch)
             trial.report(stats.val_acc, stats.epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned(
@@ -82,54 +83,49 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
                 threads=ctx.threads,
             )
         except optuna.TrialPruned as exc:
-            _record_end(trial, time.perf_counter() - started)
+            _record_end(trial, started, epochs_run)
             ctx.tracker.finish(run_id, "PRUNED", str(exc))
             raise
         except BaseException as exc:
             reason = _reason(exc)
             trial.set_user_attr(FAIL_REASON, reason)
-            _record_end(trial, time.perf_counter() - started)
+            _record_end(trial, started, epochs_run)
             ctx.tracker.finish(run_id, "FAIL", reason)
             raise
         trial.set_user_attr("best_epoch", result.best_epoch)
-        trial.set_user_attr("epochs_run", result.epochs_run)
-        _record_end(trial, time.perf_counter() - started)
-        ctx.tracker.log_metrics(
-            run_id, {"best_val_acc": result.best_val_acc, "best_epoch": result.best_epoch}
-        )
+        _record_end(trial, started, result.epochs_run)
         ctx.tracker.log_files(
             run_id, {"model.pt": _state_bytes(result.model), "config.json": config_json(config)}
         )
-        ctx.tracker.finish(run_id, "COMPLETE")
+        best = {"best_val_acc": result.best_val_acc, "best_epoch": result.best_epoch}
+        ctx.tracker.finish(run_id, "COMPLETE", metrics=best)
         return result.best_val_acc
 
     return objective
 
 
-def _stand_down_if_surplus(trial: optuna.Trial, target: int) -> None:
+def _stand_down_if_surplus(trial: optuna.Trial, target: int) -> int | None:
     """Never run past the study's target: finished trials and those running ahead of this one
-    may already fill it when several workers asked for a trial at the same moment."""
+    may already fill it when several workers asked for a trial at the same moment.
+
+    Returns the number of the trial this one re-runs after its worker died, if any (read from
+    the same listing, one query per trial)."""
+    trials = trial.study.get_trials(deepcopy=False)
     # WAITING: a dead worker's trial re-queued for retry holds its slot (scale-out).
-    states = (*FINISHED, optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)
+    holding = (*FINISHED, optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)
     ahead = [
-        t
-        for t in trial.study.get_trials(deepcopy=False, states=states)
-        if t.state in FINISHED or t.number < trial.number
+        t for t in trials if t.state in FINISHED or (t.state in holding and t.number < trial.number)
     ]
     if len(ahead) >= target:
         trial.set_user_attr(FAIL_REASON, "surplus: the study's target was already filled")
         raise SurplusTrial(f"the study already has {target} finished or running trials")
-
-
-def _retry_of(trial: optuna.Trial) -> int | None:
-    """The number of the trial this one re-runs after its worker died, if any."""
-    frozen = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
-    retry_of = frozen.system_attrs.get("failed_trial")
+    retry_of = next(t for t in trials if t.number == trial.number).system_attrs.get("failed_trial")
     return None if retry_of is None else int(retry_of)
 
 
-def _record_end(trial: optuna.Trial, seconds: float) -> None:
-    trial.set_user_attr("seconds", round(seconds, 3))
+def _record_end(trial: optuna.Trial, started: float, epochs_run: int) -> None:
+    trial.set_user_attr("epochs_run", epochs_run)
+    trial.set_user_attr("seconds", round(time.perf_counter() - started, 3))
 
 
 def _reason(exc: BaseException) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 from sweeper.errors import StudyError
 
 SAMPLERS = ("tpe", "random", "grid")
-PRUNERS = ("hyperband", "median", "none")
+PRUNERS = ("hyperband", "median", "percentile", "none")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,10 @@ class StudySpec:
     fixed: config entries shared by every trial (the search space's values win on conflicts).
     grid: for the grid sampler, the values of each parameter the search space suggests.
     split_seed / train_ratio: the course's train/val split; subset_seed picks the subset.
+    pruner: hyperband (successive halving from 1 epoch), median (prune a trial below the median
+        of the complete trials at the same epoch), percentile (below the best
+        `pruner_percentile` percent of them) or none. pruner_startup_trials complete trials come
+        before the first pruning; no trial is pruned in its first pruner_warmup_epochs epochs.
     seed: the sampler's seed; each trial draws from (seed, trial number), so workers on any
         number of machines never repeat each other and one worker reproduces.
     """
@@ -44,8 +48,9 @@ class StudySpec:
     trials: int = 20
     sampler: str = "tpe"
     pruner: str = "hyperband"
-    pruner_warmup_epochs: int = 1
+    pruner_warmup_epochs: int = 0
     pruner_startup_trials: int = 5
+    pruner_percentile: float = 25.0
     seed: int = 0
     subset_seed: int = 0
     split_seed: int = 1337
@@ -64,6 +69,8 @@ class StudySpec:
             raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, not {self.sampler!r}")
         if self.pruner not in PRUNERS:
             raise ValueError(f"pruner must be one of {', '.join(PRUNERS)}, not {self.pruner!r}")
+        if not 0 < self.pruner_percentile <= 100:
+            raise ValueError(f"pruner_percentile must be in (0, 100], not {self.pruner_percentile}")
         if min(self.train_frames, self.val_frames, self.epochs, self.trials) < 1:
             raise ValueError("train_frames, val_frames, epochs and trials must be at least 1")
         if self.sampler == "grid" and not self.grid:

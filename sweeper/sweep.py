@@ -57,7 +57,7 @@ class SweepOptions:
 def make_sampler(kind: str, spec: StudySpec, seed: int) -> optuna.samplers.BaseSampler:
     # Seeded per trial, not per process: workers on other machines share `seed` (scale-out).
     if kind == "tpe":
-        return TrialSeededSampler(lambda s: optuna.samplers.TPESampler(seed=s), seed)
+        return TrialSeededSampler(_tpe, seed)
     if kind == "random":
         return TrialSeededSampler(lambda s: optuna.samplers.RandomSampler(seed=s), seed)
     if not spec.grid:
@@ -65,13 +65,24 @@ def make_sampler(kind: str, spec: StudySpec, seed: int) -> optuna.samplers.BaseS
     return optuna.samplers.GridSampler(spec.grid, seed=seed)
 
 
+def _tpe(seed: int) -> optuna.samplers.TPESampler:
+    # Optuna's TPE is multivariate with a constant liar by default (running trials of other
+    # workers count as bad, so the workers spread out); `group` extends the joint model to
+    # conditional, define-by-run spaces such as studies/lstm.py's.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, group=True)
+
+
 def make_pruner(kind: str, spec: StudySpec) -> optuna.pruners.BasePruner:
     if kind == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=spec.epochs)
-    if kind == "median":
-        return optuna.pruners.MedianPruner(
+    if kind in ("median", "percentile"):
+        return optuna.pruners.PercentilePruner(
+            50.0 if kind == "median" else spec.pruner_percentile,
             n_startup_trials=spec.pruner_startup_trials,
-            n_warmup_steps=spec.pruner_warmup_epochs,
+            # Optuna's warm-up counts steps from 0; a trial reports epochs from 1.
+            n_warmup_steps=spec.pruner_warmup_epochs + 1,
         )
     return optuna.pruners.NopPruner()
 
@@ -123,6 +134,10 @@ class Worker:
 
     def run(self, context: TrialContext) -> str:
         """Run trials; returns why it stopped: 'done', 'timeout' or raises KeyboardInterrupt."""
+        # torch.optim imports torch._dynamo with the first optimizer (1.5 s or more on a small
+        # CPU): pay that once here rather than inside the first trial.
+        import torch._dynamo  # noqa: F401
+
         objective = make_objective(context)
         deadline = None if self.opts.timeout is None else time.monotonic() + self.opts.timeout
         failures = 0

@@ -130,6 +130,8 @@ class Tracker:
             self.client.log_batch(run_id, params=batch[start : start + 100])
 
     def log_epoch(self, run_id: str, epoch: int, metrics: Mapping[str, float]) -> None:
+        # Synchronous on purpose: MLflow's asynchronous logging batches on a timer, and waiting
+        # for it when a trial ends cost about a second per trial (benchmarks/sweep.py).
         now = _now_ms()
         self.client.log_batch(
             run_id, metrics=[Metric(k, float(v), now, epoch) for k, v in metrics.items()]
@@ -160,12 +162,24 @@ class Tracker:
         """A run's values of metric `key` by step (the epoch, for per-epoch metrics)."""
         return {m.step: m.value for m in self.client.get_metric_history(run_id, key)}
 
-    def finish(self, run_id: str, state: str, reason: str | None = None) -> None:
-        """Close a run: COMPLETE -> FINISHED, PRUNED -> KILLED, FAIL -> FAILED (with reason)."""
+    def finish(
+        self,
+        run_id: str,
+        state: str,
+        reason: str | None = None,
+        metrics: Mapping[str, float] | None = None,
+    ) -> None:
+        """Close a run: COMPLETE -> FINISHED, PRUNED -> KILLED, FAIL -> FAILED (with reason);
+        final `metrics` go in the same request as the state tags."""
         tags = {"sweeper.state": state}
         if reason:
             tags["sweeper.failure"] = reason
-        self.set_tags(run_id, tags)
+        now = _now_ms()
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()],
+            tags=[RunTag(k, _tag_value(v)) for k, v in tags.items()],
+        )
         self.client.set_terminated(run_id, status=STATUS[state])
 
     # Promotion: one trial's config retrained on the full data, logged as a registered model.

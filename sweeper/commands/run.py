@@ -22,6 +22,7 @@ class SamplerChoice(StrEnum):
 class PrunerChoice(StrEnum):
     hyperband = "hyperband"
     median = "median"
+    percentile = "percentile"
     none = "none"
 
 

@@ -1,0 +1,51 @@
+"""The study file's pruner settings mean what they say, with epochs counted from 1."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from sweeper.studyfile import StudySpec
+from sweeper.sweep import make_pruner
+
+
+def study_with(spec: StudySpec, finished: list[float]) -> optuna.Study:
+    """A study whose complete trials reported these val_acc values at every epoch."""
+    study = optuna.create_study(direction="maximize", pruner=make_pruner(spec.pruner, spec))
+    for value in finished:
+        trial = study.ask()
+        for epoch in range(1, spec.epochs + 1):
+            trial.report(value, epoch)
+        study.tell(trial, value)
+    return study
+
+
+def first_pruned_epoch(study: optuna.Study, value: float) -> int | None:
+    trial = study.ask()
+    for epoch in range(1, 6):
+        trial.report(value, epoch)
+        if trial.should_prune():
+            return epoch
+    return None
+
+
+@pytest.mark.parametrize("warmup", [0, 1, 3])
+def test_no_trial_is_pruned_in_its_warmup_epochs(warmup: int) -> None:
+    spec = StudySpec(
+        epochs=5, pruner="median", pruner_startup_trials=1, pruner_warmup_epochs=warmup
+    )
+    assert first_pruned_epoch(study_with(spec, [0.9, 0.9]), 0.1) == warmup + 1
+
+
+def test_percentile_keeps_only_the_best_quarter_where_median_keeps_half() -> None:
+    finished = [0.50, 0.60, 0.70, 0.80]
+    median = StudySpec(epochs=5, pruner="median", pruner_startup_trials=4)
+    quarter = StudySpec(epochs=5, pruner="percentile", pruner_startup_trials=4)
+    assert first_pruned_epoch(study_with(median, finished), 0.66) is None
+    assert first_pruned_epoch(study_with(quarter, finished), 0.66) == 1
+    assert first_pruned_epoch(study_with(quarter, finished), 0.78) is None
+
+
+def test_a_percentile_out_of_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="pruner_percentile must be in"):
+        StudySpec(pruner="percentile", pruner_percentile=0)
