@@ -15,7 +15,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -244,8 +244,9 @@ def _reconnect_patiently(engine: sqlalchemy.Engine, url: str) -> None:
 def storage_lock(url: str, name: str) -> Iterator[None]:
     """Hold the lock `name` against every process, on any machine, using the storage `url`.
 
-    For the few set-up steps that read, then write (creating the study's MLflow parent run):
-    Optuna's storage has no compare-and-set, so workers starting together would each write.
+    For the steps that read, then write: creating the study's MLflow parent run, and counting
+    a study's free trial slots before taking one. Optuna's storage has no compare-and-set, so
+    workers doing either at the same moment would each write.
     PostgreSQL gives a session-wide advisory lock, released when its connection ends, even if
     the process is killed. A SQLite file is shared only by processes of one machine, which lock
     its directory. Other databases: no lock.
@@ -268,13 +269,18 @@ def storage_lock(url: str, name: str) -> Iterator[None]:
     key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
     # Without a pool, closing the connection ends the database session, releasing the lock.
     engine = sqlalchemy.create_engine(parsed, poolclass=NullPool, **_engine_kwargs(parsed))
+    _reconnect_patiently(engine, url)  # workers take it before every trial: ride out restarts
     try:
         connection = engine.connect()
+        connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
     except sqlalchemy.exc.SQLAlchemyError as exc:
         raise _cannot_open(url, exc) from None
-    with connection:
-        connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+    try:
         yield
+    finally:
+        # If the database went away meanwhile, so did the lock with the session that held it.
+        with suppress(sqlalchemy.exc.SQLAlchemyError):
+            connection.close()
 
 
 def _cannot_open(url: str, exc: Exception) -> StudyError:

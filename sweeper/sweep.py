@@ -13,6 +13,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -23,6 +24,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sweeper.errors import StudyError
 from sweeper.objective import FAIL_REASON, FINISHED, TrialContext, make_objective
 from sweeper.samplers import TrialSeededSampler
+from sweeper.storage import storage_lock
 from sweeper.studyfile import StudyFile, StudySpec
 from sweeper.tracking import PARENT_ATTR, RUN_ATTR, Tracker
 
@@ -144,39 +146,46 @@ class Worker:
         # a failed trial is logged by Optuna with its traceback; sweeper prints one line instead
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         while True:
-            finished = count(self.study, FINISHED)
-            if finished >= self.opts.trials:
-                return "done"
-            if deadline is not None and time.monotonic() >= deadline:
-                return "timeout"
-            if finished + count(self.study, (TrialState.RUNNING,)) >= self.opts.trials:
-                # Others hold the rest of the budget; keep watch in case one of them dies.
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    optuna.storages.fail_stale_trials(self.study)
-                time.sleep(min(2.0, self.opts.heartbeat_interval))
-                continue
-            self._last = None
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                try:
-                    self.study.optimize(
-                        objective,
-                        n_trials=1,
-                        catch=(Exception,),
-                        callbacks=[self._remember],
-                    )
-                except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as exc:
-                    # Scale-out: heartbeats that a database outage held up past --grace make
-                    # another worker fail this trial and retry it; Optuna then refuses its end.
-                    if not _taken_over(exc):
-                        raise
-                    _logger.warning(
-                        "this worker's trial went %ss without a heartbeat, so another worker "
-                        "failed it and retried it; its result is dropped",
-                        self.opts.grace_period,
-                    )
+            with ExitStack() as gate:
+                # Counting the free slots and creating the trial happen under one lock, so that
+                # workers asking at the same moment never start more trials than the target.
+                slots = storage_lock(self.opts.storage_url, f"trial slots of {self.opts.name}")
+                gate.enter_context(slots)
+                finished = count(self.study, FINISHED)
+                if finished >= self.opts.trials:
+                    return "done"
+                if deadline is not None and time.monotonic() >= deadline:
+                    return "timeout"
+                if finished + count(self.study, (TrialState.RUNNING,)) >= self.opts.trials:
+                    gate.close()
+                    # Others hold the rest of the budget; keep watch in case one of them dies.
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        optuna.storages.fail_stale_trials(self.study)
+                    time.sleep(min(2.0, self.opts.heartbeat_interval))
                     continue
+                self._last = None
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    try:
+                        self.study.optimize(
+                            _released_first(gate.close, objective),
+                            n_trials=1,
+                            catch=(Exception,),
+                            callbacks=[self._remember],
+                        )
+                    except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as exc:
+                        # Scale-out: heartbeats that a database outage held up past --grace
+                        # make another worker fail this trial and retry it; Optuna then
+                        # refuses its end.
+                        if not _taken_over(exc):
+                            raise
+                        _logger.warning(
+                            "this worker's trial went %ss without a heartbeat, so another "
+                            "worker failed it and retried it; its result is dropped",
+                            self.opts.grace_period,
+                        )
+                        continue
             last = self._last
             if last is None or last.state != TrialState.FAIL:
                 failures = 0
@@ -199,6 +208,18 @@ class Worker:
             self.tracker.client.set_terminated(parent, status="KILLED")
         elif count(self.study, (TrialState.RUNNING,)) == 0:
             self.tracker.client.set_terminated(parent, status="FINISHED")
+
+
+def _released_first(
+    release: Callable[[], None], objective: Callable[[optuna.Trial], float]
+) -> Callable[[optuna.Trial], float]:
+    """`objective`, releasing the trial-slot lock as soon as Optuna has created the trial."""
+
+    def run(trial: optuna.Trial) -> float:
+        release()
+        return objective(trial)
+
+    return run
 
 
 def _taken_over(exc: Exception) -> bool:
