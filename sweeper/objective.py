@@ -23,6 +23,8 @@ from sweeper.tracking import RUN_ATTR, Tracker, config_json
 from sweeper.train import EpochStats, train
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+# Trials holding a slot of the budget; WAITING: a dead worker's trial re-queued for retry.
+UNDER_WAY = (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)
 FAIL_REASON = "fail_reason"
 
 
@@ -111,11 +113,8 @@ def _stand_down_if_surplus(trial: optuna.Trial, target: int) -> int | None:
     Returns the number of the trial this one re-runs after its worker died, if any (read from
     the same listing, one query per trial)."""
     trials = trial.study.get_trials(deepcopy=False)
-    # WAITING: a dead worker's trial re-queued for retry holds its slot (scale-out).
-    holding = (*FINISHED, optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)
-    ahead = [
-        t for t in trials if t.state in FINISHED or (t.state in holding and t.number < trial.number)
-    ]
+    mine = trial.number
+    ahead = [t for t in trials if t.state in FINISHED or (t.state in UNDER_WAY and t.number < mine)]
     if len(ahead) >= target:
         trial.set_user_attr(FAIL_REASON, "surplus: the study's target was already filled")
         raise SurplusTrial(f"the study already has {target} finished or running trials")

@@ -22,7 +22,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.errors import StudyError
-from sweeper.objective import FAIL_REASON, FINISHED, TrialContext, make_objective
+from sweeper.objective import FAIL_REASON, FINISHED, UNDER_WAY, TrialContext, make_objective
 from sweeper.samplers import TrialSeededSampler
 from sweeper.storage import storage_lock
 from sweeper.studyfile import StudyFile, StudySpec
@@ -151,12 +151,14 @@ class Worker:
                 # workers asking at the same moment never start more trials than the target.
                 slots = storage_lock(self.opts.storage_url, f"trial slots of {self.opts.name}")
                 gate.enter_context(slots)
-                finished = count(self.study, FINISHED)
+                # One listing: a trial finishing between two queries would be in neither count.
+                holding = self.study.get_trials(deepcopy=False, states=(*FINISHED, *UNDER_WAY))
+                finished = sum(t.state in FINISHED for t in holding)
                 if finished >= self.opts.trials:
                     return "done"
                 if deadline is not None and time.monotonic() >= deadline:
                     return "timeout"
-                if finished + count(self.study, (TrialState.RUNNING,)) >= self.opts.trials:
+                if len(holding) >= self.opts.trials:
                     gate.close()
                     # Others hold the rest of the budget; keep watch in case one of them dies.
                     with warnings.catch_warnings():
