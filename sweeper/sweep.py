@@ -22,7 +22,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.errors import StudyError
-from sweeper.objective import FAIL_REASON, FINISHED, UNDER_WAY, TrialContext, make_objective
+from sweeper.objective import FAIL_REASON, FINISHED, TrialContext, make_objective
 from sweeper.samplers import TrialSeededSampler
 from sweeper.storage import storage_lock
 from sweeper.studyfile import StudyFile, StudySpec
@@ -152,7 +152,11 @@ class Worker:
                 slots = storage_lock(self.opts.storage_url, f"trial slots of {self.opts.name}")
                 gate.enter_context(slots)
                 # One listing: a trial finishing between two queries would be in neither count.
-                holding = self.study.get_trials(deepcopy=False, states=(*FINISHED, *UNDER_WAY))
+                # Not WAITING: a dead worker's trial re-queued for retry is what `optimize` runs
+                # next, so it must not look like a slot someone else holds.
+                holding = self.study.get_trials(
+                    deepcopy=False, states=(*FINISHED, TrialState.RUNNING)
+                )
                 finished = sum(t.state in FINISHED for t in holding)
                 if finished >= self.opts.trials:
                     return "done"
