@@ -113,8 +113,9 @@ class Board:
     def render(self, trials: list[FrozenTrial]) -> Group:
         table = Table(box=None, header_style="bold", pad_edge=False)
         for column in ("trial", "state", "epoch", "val_acc", "seconds"):
-            table.add_column(column, justify="left" if column == "state" else "right")
-        table.add_column("params", no_wrap=True, overflow="ellipsis")
+            justify = "left" if column == "state" else "right"
+            table.add_column(column, justify=justify, no_wrap=True)
+        table.add_column("params", ratio=1)
         running = [t for t in trials if t.state == TrialState.RUNNING]
         for trial in running:
             best = best_of(trial)
@@ -170,9 +171,11 @@ def leaderboard(trials: list[FrozenTrial], top: int = 10) -> Table:
         reverse=True,
     )[:top]
     table = Table(title=f"Top {len(complete)} trials", header_style="bold")
+    # Only params may wrap: on a narrow terminal (or 80 columns when piped) Rich would
+    # otherwise squeeze the figures to an ellipsis to keep the parameters on one line.
     for column in ("rank", "trial", "val_acc", "n_params", "epochs", "seconds"):
-        table.add_column(column, justify="right")
-    table.add_column("params", no_wrap=True, overflow="ellipsis")
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("params", ratio=1)
     for rank, trial in enumerate(complete, 1):
         table.add_row(
             str(rank),

@@ -225,5 +225,5 @@ def next_steps(name: str, storage_url: str, tracking_uri: str) -> str:
         f"  {ui}    # every trial: params, curves, artifacts\n"
         f"  optuna-dashboard {mask_url(storage_url)}\n"
         f"  sweeper report {name}       # importances and plots\n"
-        f"  sweeper promote {name}      # best trial -> full run, registered model, predictions.csv"
+        f"  sweeper promote {name}      # best trial -> full run, registry, predictions.csv"
     )
