@@ -7,7 +7,7 @@
     user attributes, a report and a prune check per epoch, tell; heartbeats on), timed per
     trial on a SQLite file and on PostgreSQL side by side.
 
-    python benchmarks/parallel.py [--data DIR] [--postgres CONNINFO] [--storage-trials 50]
+    python -m benchmarks.parallel [--data DIR] [--postgres CONNINFO] [--storage-trials 50]
 
 --postgres is an admin conninfo of a server where a throwaway database may be created
 (default: postgresql://postgres@127.0.0.1:5432/postgres); without one, (b) shows SQLite alone.
@@ -21,8 +21,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
@@ -30,6 +28,7 @@ import psycopg
 
 from sweeper.secrets import mask_url
 from sweeper.storage import open_storage
+from tests.fixtures.services import fresh_database  # run as a module from the repository root
 
 GRID_STUDY = """
 import optuna
@@ -98,19 +97,6 @@ def storage_ms_per_trial(url: str, trials: int) -> float:
     return 1000 * (time.perf_counter() - started) / trials
 
 
-@contextmanager
-def throwaway_database(admin_conninfo: str) -> Iterator[str]:
-    name = f"sweeper_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_conninfo, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    server = admin_conninfo.removeprefix("postgresql://").rsplit("/", 1)[0]
-    try:
-        yield f"postgresql+psycopg://{server}/{name}"
-    finally:
-        with psycopg.connect(admin_conninfo, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None, help="default: the embedded corpus")
@@ -133,7 +119,7 @@ def main() -> None:
         sqlite = storage_ms_per_trial(f"sqlite:///{tmp}/sweeps.db", args.storage_trials)
     print(f"    SQLite file:  {sqlite:6.1f} ms")
     try:
-        with throwaway_database(args.postgres) as url:
+        with fresh_database(args.postgres) as url:
             postgres = storage_ms_per_trial(url, args.storage_trials)
     except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[0]

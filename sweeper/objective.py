@@ -118,7 +118,7 @@ def _stand_down_if_surplus(trial: optuna.Trial, target: int) -> int | None:
     if len(ahead) >= target:
         trial.set_user_attr(FAIL_REASON, "surplus: the study's target was already filled")
         raise SurplusTrial(f"the study already has {target} finished or running trials")
-    retry_of = next(t for t in trials if t.number == trial.number).system_attrs.get("failed_trial")
+    retry_of = next(t for t in trials if t.number == mine).system_attrs.get("failed_trial")
     return None if retry_of is None else int(retry_of)
 
 

@@ -7,6 +7,7 @@ Imports Optuna: import this module inside CLI commands, not at the top of `sweep
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import logging
 import os
@@ -267,11 +268,8 @@ def storage_lock(url: str, name: str) -> Iterator[None]:
         yield
         return
     key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
-    # Without a pool, closing the connection ends the database session, releasing the lock.
-    engine = sqlalchemy.create_engine(parsed, poolclass=NullPool, **_engine_kwargs(parsed))
-    _reconnect_patiently(engine, url)  # workers take it before every trial: ride out restarts
     try:
-        connection = engine.connect()
+        connection = _lock_engine(url).connect()
         connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
     except sqlalchemy.exc.SQLAlchemyError as exc:
         raise _cannot_open(url, exc) from None
@@ -281,6 +279,16 @@ def storage_lock(url: str, name: str) -> Iterator[None]:
         # If the database went away meanwhile, so did the lock with the session that held it.
         with suppress(sqlalchemy.exc.SQLAlchemyError):
             connection.close()
+
+
+@functools.cache
+def _lock_engine(url: str) -> sqlalchemy.Engine:
+    """One engine per process for `storage_lock`, which workers take before every trial."""
+    parsed = _parse_database_url(url, "--storage")
+    # Without a pool, closing the connection ends the database session, releasing the lock.
+    engine = sqlalchemy.create_engine(parsed, poolclass=NullPool, **_engine_kwargs(parsed))
+    _reconnect_patiently(engine, url)  # ride out a database restart, as the storage does
+    return engine
 
 
 def _cannot_open(url: str, exc: Exception) -> StudyError:

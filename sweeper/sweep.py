@@ -170,28 +170,7 @@ class Worker:
                         optuna.storages.fail_stale_trials(self.study)
                     time.sleep(min(2.0, self.opts.heartbeat_interval))
                     continue
-                self._last = None
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                    try:
-                        self.study.optimize(
-                            _released_first(gate.close, objective),
-                            n_trials=1,
-                            catch=(Exception,),
-                            callbacks=[self._remember],
-                        )
-                    except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as exc:
-                        # Scale-out: heartbeats that a database outage held up past --grace
-                        # make another worker fail this trial and retry it; Optuna then
-                        # refuses its end.
-                        if not _taken_over(exc):
-                            raise
-                        _logger.warning(
-                            "this worker's trial went %ss without a heartbeat, so another "
-                            "worker failed it and retried it; its result is dropped",
-                            self.opts.grace_period,
-                        )
-                        continue
+                self._run_one(_released_first(gate.close, objective))
             last = self._last
             if last is None or last.state != TrialState.FAIL:
                 failures = 0
@@ -204,6 +183,28 @@ class Worker:
                         f"{self.opts.study_file.path}: {failures} trials failed in a row; last: "
                         f"{last.user_attrs.get(FAIL_REASON, 'unknown error')}"
                     )
+
+    def _run_one(self, objective: Callable[[optuna.Trial], float]) -> None:
+        """One trial through Optuna; `self._last` is the finished trial, or None when another
+        worker took it over."""
+        self._last = None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            try:
+                self.study.optimize(
+                    objective, n_trials=1, catch=(Exception,), callbacks=[self._remember]
+                )
+            except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as exc:
+                # Scale-out: heartbeats that a database outage held up past --grace make another
+                # worker fail this trial and retry it; Optuna then refuses its end.
+                if not _taken_over(exc):
+                    raise
+                self._last = None
+                _logger.warning(
+                    "this worker's trial went %ss without a heartbeat, so another worker failed "
+                    "it and retried it; its result is dropped",
+                    self.opts.grace_period,
+                )
 
     def close_parent(self, outcome: str) -> None:
         """The last worker out closes the parent run; an interrupted one marks it KILLED."""
