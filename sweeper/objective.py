@@ -51,13 +51,8 @@ def trial_config(study_file: StudyFile, trial: optuna.Trial) -> dict[str, Any]:
 
 def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
     def objective(trial: optuna.Trial) -> float:
-        retry_of = _stand_down_if_surplus(trial, ctx.target)
-        tags = dict(ctx.tags)
-        if retry_of is not None:
-            tags["sweeper.retry_of"] = str(retry_of)
-        run_id = ctx.tracker.start_trial(ctx.parent_run_id, trial.number, {}, tags)
-        trial.set_user_attr(RUN_ATTR, run_id)
         started = time.perf_counter()
+        run_id = ""  # until the trial's MLflow run exists
         epochs_run = 0
 
         def on_epoch(stats: EpochStats) -> None:
@@ -71,6 +66,12 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
                 )
 
         try:
+            retry_of = _stand_down_if_surplus(trial, ctx.target)
+            tags = dict(ctx.tags)
+            if retry_of is not None:
+                tags["sweeper.retry_of"] = str(retry_of)
+            run_id = ctx.tracker.start_trial(ctx.parent_run_id, trial.number, {}, tags)
+            trial.set_user_attr(RUN_ATTR, run_id)
             config = trial_config(ctx.study_file, trial)
             n_params = count_parameters(config)
             trial.set_user_attr("n_params", n_params)
@@ -84,15 +85,19 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
                 device=ctx.device,
                 threads=ctx.threads,
             )
+        except SurplusTrial:
+            raise  # it has said why
         except optuna.TrialPruned as exc:
             _record_end(trial, started, epochs_run)
             ctx.tracker.finish(run_id, "PRUNED", str(exc))
             raise
         except BaseException as exc:
+            # Every failed trial says why, even one that failed before its run could start.
             reason = _reason(exc)
             trial.set_user_attr(FAIL_REASON, reason)
             _record_end(trial, started, epochs_run)
-            ctx.tracker.finish(run_id, "FAIL", reason)
+            if run_id:
+                ctx.tracker.finish(run_id, "FAIL", reason)
             raise
         trial.set_user_attr("best_epoch", result.best_epoch)
         _record_end(trial, started, result.epochs_run)

@@ -9,10 +9,8 @@ from __future__ import annotations
 import fcntl
 import functools
 import hashlib
-import logging
 import os
 import sqlite3
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -27,6 +25,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
 from sweeper.errors import StudyError
+from sweeper.outage import ResilientRDBStorage, reconnect_patiently
 from sweeper.secrets import mask_text, mask_url
 
 DEFAULT_STORAGE = "sqlite:///sweeps.db"
@@ -39,11 +38,6 @@ TRACKING_ENV = "MLFLOW_TRACKING_URI"
 SQLITE_BUSY_TIMEOUT_S = 60
 # An unreachable PostgreSQL host should fail in seconds, not after the TCP timeout.
 POSTGRES_CONNECT_TIMEOUT_S = 10
-# Once a sweep runs, how long a worker waits for its database to come back (a restart, a
-# fail-over) before the call that needs it fails.
-RECONNECT_TIMEOUT_S = 300
-
-_logger = logging.getLogger(__name__)
 
 
 def resolve_storage_url(flag: str | None) -> str:
@@ -121,26 +115,6 @@ def _enable_wal(database: Path) -> None:
         connection.execute("PRAGMA journal_mode=WAL")
 
 
-class _ResilientRDBStorage(optuna.storages.RDBStorage):
-    """RDBStorage whose heartbeat survives a database outage.
-
-    Optuna beats from a background thread that dies at the first storage error; after a
-    database restart the running trial would then look dead to the other workers and be failed
-    although it is healthy. Here a missed beat is logged and the next one is tried as usual.
-    """
-
-    def record_heartbeat(self, trial_id: int) -> None:
-        try:
-            super().record_heartbeat(trial_id)
-        except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError) as exc:
-            cause = exc.__cause__ or exc
-            _logger.warning(
-                "heartbeat of trial id %d missed, storage unreachable: %s",
-                trial_id,
-                mask_text(str(cause).splitlines()[0], [self.url]),
-            )
-
-
 def open_storage(
     url: str,
     *,
@@ -156,7 +130,7 @@ def open_storage(
     for a trial, and re-queued with the same parameters up to `max_retry` times; `on_stale`
     then hears of the failed trial (to close its tracking run, say). SQLite gets a busy timeout
     and write-ahead logging so local worker processes do not fail on locks; with other
-    databases, workers wait out a restart (see `_reconnect_patiently`).
+    databases, workers wait out a restart (see `sweeper.outage`).
     """
     if heartbeat_interval < 1 or grace_period <= heartbeat_interval:
         raise StudyError(
@@ -182,7 +156,7 @@ def open_storage(
 
             for attempt in range(3):
                 try:
-                    storage = _ResilientRDBStorage(
+                    storage = ResilientRDBStorage(
                         # RDBStorage formats the URL with str.format ({SCHEMA_VERSION}); keep
                         # a password's literal braces intact.
                         url.replace("{", "{{").replace("}", "}}"),
@@ -203,42 +177,8 @@ def open_storage(
     except RuntimeError as exc:  # Optuna's table schema is from another Optuna version
         raise StudyError(f"--storage {shown!r}: {mask_text(str(exc), [url])}") from None
     if parsed.get_backend_name() != "sqlite":
-        _reconnect_patiently(storage.engine, url)
+        reconnect_patiently(storage.engine, url)
     return storage
-
-
-def _reconnect_patiently(engine: sqlalchemy.Engine, url: str) -> None:
-    """New connections of an opened storage wait out a database outage instead of failing.
-
-    A worker then rides out a database restart or fail-over: its calls block until the
-    database answers again (stale pooled connections are replaced thanks to pool_pre_ping),
-    and its trial carries on. Only a database gone for RECONNECT_TIMEOUT_S fails the call.
-    """
-    connect_errors = (engine.dialect.loaded_dbapi.OperationalError,)
-    outage = threading.Event()  # set while the database is away: one warning per outage
-
-    def connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
-        deadline = time.monotonic() + RECONNECT_TIMEOUT_S
-        delay = 0.25
-        while True:
-            try:
-                connection = dialect.connect(*cargs, **cparams)
-            except connect_errors as exc:
-                if time.monotonic() + delay > deadline:
-                    raise
-                if not outage.is_set():
-                    outage.set()
-                    reason = mask_text(str(exc).strip().splitlines()[0], [url])
-                    _logger.warning("storage unreachable, reconnecting: %s", reason)
-                time.sleep(delay)
-                delay = min(2 * delay, 5.0)
-                continue
-            if outage.is_set():
-                outage.clear()
-                _logger.warning("storage reachable again")
-            return connection
-
-    sqlalchemy.event.listen(engine, "do_connect", connect)
 
 
 @contextmanager
@@ -287,7 +227,7 @@ def _lock_engine(url: str) -> sqlalchemy.Engine:
     parsed = _parse_database_url(url, "--storage")
     # Without a pool, closing the connection ends the database session, releasing the lock.
     engine = sqlalchemy.create_engine(parsed, poolclass=NullPool, **_engine_kwargs(parsed))
-    _reconnect_patiently(engine, url)  # ride out a database restart, as the storage does
+    reconnect_patiently(engine, url)  # ride out a database restart, as the storage does
     return engine
 
 

@@ -7,11 +7,16 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import optuna
+import psycopg
 import pytest
 import sqlalchemy
+from sqlalchemy.engine import make_url
 
 from sweeper.errors import StudyError
 from sweeper.storage import (
@@ -22,6 +27,8 @@ from sweeper.storage import (
     resolve_tracking_uri,
 )
 from tests.fixtures.services import PostgresCluster, free_port
+
+T = TypeVar("T")
 
 HEARTBEAT = {"heartbeat_interval": 1, "grace_period": 3, "max_retry": 2}
 
@@ -218,6 +225,45 @@ def test_a_call_during_a_database_outage_waits_for_the_database(
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE]
     assert "storage unreachable, reconnecting" in caplog.text
     assert "storage reachable again" in caplog.text
+
+
+def _cut_off_mid_query(url: str, call: Callable[[], T]) -> T:
+    """`call`'s result, with the database dropping the connection of its first query."""
+    database = make_url(url).database
+    blocker = psycopg.connect(url.replace("+psycopg", ""), autocommit=True)
+    # The query waits on this lock, so it is surely mid-flight when its backend is ended.
+    blocker.execute("BEGIN")
+    blocker.execute("LOCK TABLE trials IN ACCESS EXCLUSIVE MODE")
+    with ThreadPoolExecutor(1) as pool:
+        result = pool.submit(call)
+        ended: list[tuple[bool]] = []
+        while not ended and not result.done():
+            ended = blocker.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND wait_event_type = 'Lock'",
+                (database,),
+            ).fetchall()
+        blocker.execute("COMMIT")
+        blocker.close()
+        assert ended == [(True,)]
+        return result.result(timeout=30)
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")  # study.ask()
+def test_a_query_cut_off_by_the_database_is_made_again(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A restart ends every session, mid-query too: the trial making that query carries on."""
+    storage = open_storage(postgres_url, **HEARTBEAT)
+    study = optuna.create_study(storage=storage, study_name="s")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    trials = _cut_off_mid_query(postgres_url, lambda: storage.get_all_trials(study._study_id))
+    assert [t.number for t in trials] == [0, 1]
+
+    running = study.ask()
+    _cut_off_mid_query(postgres_url, lambda: running.set_user_attr("config", {"lr": 0.1}))
+    assert study.trials[2].user_attrs == {"config": {"lr": 0.1}}
+    assert "storage dropped the connection (_get_trials); trying again" in caplog.text
 
 
 def test_sqlite_storage_uses_write_ahead_logging(tmp_path: Path) -> None:
