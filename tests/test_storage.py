@@ -227,13 +227,14 @@ def test_a_call_during_a_database_outage_waits_for_the_database(
     assert "storage reachable again" in caplog.text
 
 
-def _cut_off_mid_query(url: str, call: Callable[[], T]) -> T:
-    """`call`'s result, with the database dropping the connection of its first query."""
+def _cut_off_mid_query(url: str, call: Callable[[], T], lock: str) -> T:
+    """`call`'s result, with the database dropping the connection of its first query that
+    waits on `lock`."""
     database = make_url(url).database
     blocker = psycopg.connect(url.replace("+psycopg", ""), autocommit=True)
     # The query waits on this lock, so it is surely mid-flight when its backend is ended.
     blocker.execute("BEGIN")
-    blocker.execute("LOCK TABLE trials IN ACCESS EXCLUSIVE MODE")
+    blocker.execute(lock)
     with ThreadPoolExecutor(1) as pool:
         result = pool.submit(call)
         ended: list[tuple[bool]] = []
@@ -257,13 +258,21 @@ def test_a_query_cut_off_by_the_database_is_made_again(
     storage = open_storage(postgres_url, **HEARTBEAT)
     study = optuna.create_study(storage=storage, study_name="s")
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
-    trials = _cut_off_mid_query(postgres_url, lambda: storage.get_all_trials(study._study_id))
+    every_query = "LOCK TABLE trials IN ACCESS EXCLUSIVE MODE"
+    trials = _cut_off_mid_query(
+        postgres_url, lambda: storage.get_all_trials(study._study_id), every_query
+    )
     assert [t.number for t in trials] == [0, 1]
 
     running = study.ask()
-    _cut_off_mid_query(postgres_url, lambda: running.set_user_attr("config", {"lr": 0.1}))
+    # Only writes to this trial wait on its row: the reads before them go through.
+    its_row = f"SELECT 1 FROM trials WHERE trial_id = {running._trial_id} FOR UPDATE"
+    _cut_off_mid_query(postgres_url, lambda: running.set_user_attr("config", {"lr": 0.1}), its_row)
     assert study.trials[2].user_attrs == {"config": {"lr": 0.1}}
-    assert "storage dropped the connection (_get_trials); trying again" in caplog.text
+    _cut_off_mid_query(postgres_url, lambda: study.tell(running, 0.5), its_row)
+    assert (study.trials[2].state, study.trials[2].value) == (optuna.trial.TrialState.COMPLETE, 0.5)
+    for call in ("_get_trials", "set_trial_user_attr"):
+        assert f"storage dropped the connection ({call}); trying again" in caplog.text
 
 
 def test_sqlite_storage_uses_write_ahead_logging(tmp_path: Path) -> None:
