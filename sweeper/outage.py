@@ -68,6 +68,11 @@ def connection_lost(exc: BaseException) -> bool:
     return False
 
 
+def _say_dropped(call: str) -> None:
+    # The dropped connection is discarded; the next one waits for the database.
+    _logger.warning("storage dropped the connection (%s); trying again", call)
+
+
 def _once_more_if_dropped(method: F) -> F:
     @functools.wraps(method)
     def call(self: ResilientRDBStorage, *args: Any, **kwargs: Any) -> Any:
@@ -76,8 +81,7 @@ def _once_more_if_dropped(method: F) -> F:
         except optuna.exceptions.StorageInternalError as exc:
             if not connection_lost(exc):
                 raise
-            # The dropped connection is discarded; the next one waits for the database.
-            _logger.warning("storage dropped the connection (%s); trying again", method.__name__)
+            _say_dropped(method.__name__)
             return method(self, *args, **kwargs)
 
     return call  # type: ignore[return-value]
@@ -113,6 +117,7 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
                 raise
             # The end may have been committed before the connection dropped: then it stands
             # (trying again would read as another worker having ended this trial).
+            _say_dropped("set_trial_state_values")
             stored = self.get_trial(trial_id)
             if stored.state == state and stored.values == (None if values is None else [*values]):
                 return True

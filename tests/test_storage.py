@@ -271,7 +271,7 @@ def test_a_query_cut_off_by_the_database_is_made_again(
     assert study.trials[2].user_attrs == {"config": {"lr": 0.1}}
     _cut_off_mid_query(postgres_url, lambda: study.tell(running, 0.5), its_row)
     assert (study.trials[2].state, study.trials[2].value) == (optuna.trial.TrialState.COMPLETE, 0.5)
-    for call in ("_get_trials", "set_trial_user_attr"):
+    for call in ("_get_trials", "set_trial_user_attr", "set_trial_state_values"):
         assert f"storage dropped the connection ({call}); trying again" in caplog.text
 
 
