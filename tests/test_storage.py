@@ -277,10 +277,12 @@ def test_a_query_cut_off_by_the_database_is_made_again(
 
 def test_sqlite_storage_uses_write_ahead_logging(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/sweeps.db"
-    open_storage(url, **HEARTBEAT)
+    storage = open_storage(url, **HEARTBEAT)
     with sqlalchemy.create_engine(url).connect() as connection:
         mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
     assert mode == "wal"
+    with storage.engine.connect() as connection:  # 1: NORMAL, the log synced at checkpoints
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1
 
 
 LOCK_HOLDER = textwrap.dedent(
