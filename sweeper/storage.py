@@ -14,8 +14,7 @@ import sqlite3
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager, suppress
-from pathlib import Path
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import optuna
@@ -27,15 +26,13 @@ from sqlalchemy.pool import NullPool
 from sweeper.errors import StudyError
 from sweeper.outage import ResilientRDBStorage, reconnect_patiently
 from sweeper.secrets import mask_text, mask_url
+from sweeper.sqlite_files import SQLITE_BUSY_TIMEOUT_S, enable_wal, sqlite_file
 
 DEFAULT_STORAGE = "sqlite:///sweeps.db"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 STORAGE_ENV = "SWEEPER_STORAGE"
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
 
-# How long a SQLite writer waits for another process's lock before failing with
-# "database is locked": Optuna's transactions are short, so waiting is always right.
-SQLITE_BUSY_TIMEOUT_S = 60
 # An unreachable PostgreSQL host should fail in seconds, not after the TCP timeout.
 POSTGRES_CONNECT_TIMEOUT_S = 10
 
@@ -80,18 +77,10 @@ def _parse_database_url(url: str, source: str) -> URL:
         raise StudyError(
             f"{source} {shown!r}: the database driver is not installed ({exc.name or exc})"
         ) from None
-    database = _sqlite_file(parsed)
+    database = sqlite_file(parsed)
     if database is not None and not database.parent.is_dir():
         raise StudyError(f"{source} {shown!r}: directory {database.parent} does not exist")
     return parsed
-
-
-def _sqlite_file(url: URL) -> Path | None:
-    """The database file of a SQLite URL; None for other databases and in-memory SQLite."""
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    # sqlite:///file:NAME?uri=true names its file in SQLite's URI syntax: leave it to SQLite.
-    return None if url.database.startswith("file:") else Path(url.database)
 
 
 def _engine_kwargs(url: URL) -> dict[str, Any]:
@@ -103,16 +92,6 @@ def _engine_kwargs(url: URL) -> dict[str, Any]:
     if url.get_backend_name() == "postgresql":
         kwargs["connect_args"] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}
     return kwargs
-
-
-def _enable_wal(database: Path) -> None:
-    """Write-ahead logging: readers (every worker's sampler) no longer block the one writer.
-
-    The journal mode is stored in the database file, so setting it once serves every later
-    connection of every process.
-    """
-    with closing(sqlite3.connect(database, timeout=SQLITE_BUSY_TIMEOUT_S)) as connection:
-        connection.execute("PRAGMA journal_mode=WAL")
 
 
 def open_storage(
@@ -138,11 +117,11 @@ def open_storage(
             f"grace period ({grace_period} s)"
         )
     parsed = _parse_database_url(url, "--storage")
-    database = _sqlite_file(parsed)
+    database = sqlite_file(parsed)
     shown = mask_url(url)
     try:
         if database is not None:
-            _enable_wal(database)
+            enable_wal(database)
         # Both are marked experimental in Optuna 5 but are its documented answer to dead
         # workers; the warning would only confuse sweeper's users.
         with warnings.catch_warnings():
@@ -204,7 +183,7 @@ def storage_lock(url: str, name: str) -> Iterator[None]:
     its directory. Other databases: no lock.
     """
     parsed = _parse_database_url(url, "--storage")
-    database = _sqlite_file(parsed)
+    database = sqlite_file(parsed)
     if database is not None:
         # Not the database file: closing any descriptor of it would drop the POSIX locks that
         # SQLite holds on it in this process, and let other processes write at the same time.

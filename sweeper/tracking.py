@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sqlite3
 import subprocess
 import tempfile
 import time
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +29,9 @@ os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from sqlalchemy.engine import make_url
+
+from sweeper.sqlite_files import enable_wal, sqlite_file
 
 if TYPE_CHECKING:
     import optuna
@@ -52,6 +57,12 @@ class Tracker:
         self.tracking_uri = tracking_uri
         self.study_name = study_name
         self.experiment_id = self._experiment()
+        sqlite = tracking_uri.startswith("sqlite:")
+        if sqlite and (database := sqlite_file(make_url(tracking_uri))) is not None:
+            # As for the sweep's storage: local workers write to one file, `mlflow ui` reads it.
+            # Only an optimisation, so a file kept busy by another process keeps its mode.
+            with suppress(sqlite3.Error):
+                enable_wal(database, timeout=1)
 
     def _experiment(self) -> str:
         found = self.client.get_experiment_by_name(self.study_name)

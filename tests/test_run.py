@@ -119,6 +119,10 @@ def test_sweep_records_trials_in_optuna_and_mlflow(swept: Path) -> None:
             Path(client.download_artifacts(run.info.run_id, "config.json")).read_text()
         )
         assert config["hidden"] == trial.params["hidden"] and config["family"] == "mlp"
+    # Both stores' files let `mlflow ui` and other workers read while a worker writes.
+    for store in ("sweeps.db", "mlflow.db"):
+        with closing(sqlite3.connect(swept / store)) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 def test_optuna_cli_reads_the_study(swept: Path) -> None:

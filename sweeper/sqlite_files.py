@@ -1,0 +1,37 @@
+"""SQLite files that several worker processes share (the sweep's storage, MLflow's store):
+which file a URL names, and the journal mode that lets readers and a writer work at once.
+
+Light to import: no Optuna, no MLflow.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+from sqlalchemy.engine import URL
+
+# How long a SQLite writer waits for another process's lock before failing with
+# "database is locked": the stores' transactions are short, so waiting is always right.
+SQLITE_BUSY_TIMEOUT_S = 60
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The database file of a SQLite URL; None for other databases and in-memory SQLite."""
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    # sqlite:///file:NAME?uri=true names its file in SQLite's URI syntax: leave it to SQLite.
+    return None if url.database.startswith("file:") else Path(url.database)
+
+
+def enable_wal(database: Path, timeout: float = SQLITE_BUSY_TIMEOUT_S) -> None:
+    """Write-ahead logging: readers (every worker's sampler, `mlflow ui`) no longer block the
+    one writer, and a commit costs less.
+
+    The journal mode is stored in the database file, so setting it once serves every later
+    connection of every process. Switching waits up to `timeout` seconds for other processes'
+    transactions to end.
+    """
+    with closing(sqlite3.connect(database, timeout=timeout)) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
