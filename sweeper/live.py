@@ -173,7 +173,8 @@ def leaderboard(trials: list[FrozenTrial], top: int = 10) -> Table:
     table = Table(title=f"Top {len(complete)} trials", header_style="bold")
     # Only params may wrap: on a narrow terminal (or 80 columns when piped) Rich would
     # otherwise squeeze the figures to an ellipsis to keep the parameters on one line.
-    for column in ("rank", "trial", "val_acc", "n_params", "epochs", "seconds"):
+    # "best/run": the epoch of the trial's best val_acc, of the epochs it ran.
+    for column in ("rank", "trial", "val_acc", "n_params", "best/run", "seconds"):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("params", ratio=1)
     for rank, trial in enumerate(complete, 1):
