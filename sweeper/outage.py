@@ -27,8 +27,9 @@ from sweeper.secrets import mask_text
 RECONNECT_TIMEOUT_S = 300
 
 # Calls that may run twice: reads, and writes that upsert (attributes, reports, parameters).
-# Not trial creation, which Optuna itself retries. Each is the method that opens the session
-# (get_all_trials and set_trial_param delegate to _get_trials and _set_trial_param).
+# Not trial creation, which Optuna itself retries; a trial's end only if it did not land (see
+# below). Each is the method that opens the session (get_all_trials and set_trial_param
+# delegate to _get_trials and _set_trial_param).
 _REPEATABLE = (
     "get_study_id_from_name",
     "get_study_name_from_id",
@@ -68,12 +69,10 @@ def connection_lost(exc: BaseException) -> bool:
     return False
 
 
-def _say_dropped(call: str) -> None:
-    # The dropped connection is discarded; the next one waits for the database.
-    _logger.warning("storage dropped the connection (%s); trying again", call)
+def _once_more_if_dropped(method: F, landed: Callable[..., bool] | None = None) -> F:
+    """`method`, made once more when the database dropped its connection mid-call; with
+    `landed`, only when `landed(storage, *args)` says the first call did not commit already."""
 
-
-def _once_more_if_dropped(method: F) -> F:
     @functools.wraps(method)
     def call(self: ResilientRDBStorage, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -81,10 +80,27 @@ def _once_more_if_dropped(method: F) -> F:
         except optuna.exceptions.StorageInternalError as exc:
             if not connection_lost(exc):
                 raise
-            _say_dropped(method.__name__)
+            # The dropped connection is discarded; the next one waits for the database.
+            _logger.warning("storage dropped the connection (%s); trying again", method.__name__)
+            if landed is not None and landed(self, *args, **kwargs):
+                return True
             return method(self, *args, **kwargs)
 
     return call  # type: ignore[return-value]
+
+
+def _trial_ended_as_asked(
+    storage: optuna.storages.RDBStorage,
+    trial_id: int,
+    state: TrialState,
+    values: Sequence[float] | None = None,
+) -> bool:
+    """Whether a trial's end was committed before the connection dropped: then it stands
+    (ending it again would read as another worker having ended this trial)."""
+    if not state.is_finished():
+        return False
+    stored = storage.get_trial(trial_id)
+    return stored.state == state and stored.values == (None if values is None else [*values])
 
 
 class ResilientRDBStorage(optuna.storages.RDBStorage):
@@ -93,7 +109,7 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
     Optuna beats from a background thread that dies at the first storage error; the running
     trial would then look dead to the other workers and be failed although it is healthy. Here
     a missed beat is logged and the next one is tried as usual. A query cut off by the restart
-    is made again (see `_REPEATABLE`) rather than failing the trial that made it.
+    is made again (see `_REPEATABLE`, and a trial's end) rather than failing the trial.
     """
 
     def record_heartbeat(self, trial_id: int) -> None:
@@ -107,22 +123,6 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
                 mask_text(str(cause).splitlines()[0], [self.url]),
             )
 
-    def set_trial_state_values(
-        self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
-    ) -> bool:
-        try:
-            return super().set_trial_state_values(trial_id, state, values)
-        except optuna.exceptions.StorageInternalError as exc:
-            if not (connection_lost(exc) and state.is_finished()):
-                raise
-            # The end may have been committed before the connection dropped: then it stands
-            # (trying again would read as another worker having ended this trial).
-            _say_dropped("set_trial_state_values")
-            stored = self.get_trial(trial_id)
-            if stored.state == state and stored.values == (None if values is None else [*values]):
-                return True
-            return super().set_trial_state_values(trial_id, state, values)
-
 
 for _name in _REPEATABLE:
     setattr(
@@ -130,6 +130,9 @@ for _name in _REPEATABLE:
         _name,
         _once_more_if_dropped(getattr(optuna.storages.RDBStorage, _name)),
     )
+ResilientRDBStorage.set_trial_state_values = _once_more_if_dropped(  # type: ignore[method-assign]
+    optuna.storages.RDBStorage.set_trial_state_values, landed=_trial_ended_as_asked
+)
 
 
 def reconnect_patiently(engine: sqlalchemy.Engine, url: str) -> None:

@@ -199,7 +199,6 @@ class Worker:
                 # worker fail this trial and retry it; Optuna then refuses its end.
                 if not _taken_over(exc):
                     raise
-                self._last = None
                 _logger.warning(
                     "this worker's trial went %ss without a heartbeat, so another worker failed "
                     "it and retried it; its result is dropped",

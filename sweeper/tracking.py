@@ -57,8 +57,10 @@ class Tracker:
         self.tracking_uri = tracking_uri
         self.study_name = study_name
         self.experiment_id = self._experiment()
-        sqlite = tracking_uri.startswith("sqlite:")
-        if sqlite and (database := sqlite_file(make_url(tracking_uri))) is not None:
+        database = (
+            sqlite_file(make_url(tracking_uri)) if tracking_uri.startswith("sqlite:") else None
+        )
+        if database is not None:
             # As for the sweep's storage: local workers write to one file, `mlflow ui` reads it.
             # Only an optimisation, so a file kept busy by another process keeps its mode.
             with suppress(sqlite3.Error):
