@@ -27,6 +27,10 @@ def save_checkpoint(directory: Path, state: dict[str, Any]) -> Path:
     return write_atomically(directory / CHECKPOINT_NAME, lambda stream: torch.save(state, stream))
 
 
+def remove_checkpoint(directory: Path) -> None:
+    (directory / CHECKPOINT_NAME).unlink(missing_ok=True)
+
+
 def load_checkpoint(directory: Path) -> dict[str, Any] | None:
     """The state in `directory`/checkpoint.pt, or None when there is no checkpoint yet."""
     path = directory / CHECKPOINT_NAME

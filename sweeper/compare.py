@@ -25,8 +25,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.atomic import write_atomically
 from sweeper.errors import StudyError
-from sweeper.runner import SPEC_ATTR
 from sweeper.secrets import mask_url
+from sweeper.study_settings import settings_of
 from sweeper.tracking import PARENT_ATTR, RUN_ATTR, Tracker
 
 SEED = "seed"
@@ -130,7 +130,7 @@ def load_comparison(study: optuna.Study, tracker: Tracker) -> Comparison:
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not trials:
         raise StudyError(f"study {name!r} has no complete trials yet")
-    settings = study.user_attrs.get(SPEC_ATTR, {})
+    settings = settings_of(study) or {}
     params = set().union(*(t.params for t in trials))
     axis = next((a for a in AXES if a.param in params), None)
     if settings.get("sampler") != "grid" or axis is None or SEED not in params:

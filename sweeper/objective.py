@@ -10,22 +10,29 @@ import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import optuna
 import torch
+from optuna.trial import FrozenTrial
 
 from sweeper.data import Split
+from sweeper.memory import PeakMemory
 from sweeper.models import count_parameters
 from sweeper.secrets import mask_text
+from sweeper.study_settings import VERSION_ATTR
 from sweeper.studyfile import StudyFile, call_search_space
 from sweeper.tracking import RUN_ATTR, Tracker, config_json
-from sweeper.train import EpochStats, train
+from sweeper.train import EpochStats, resumable_history, train
+from sweeper.trial_checkpoints import CheckpointStore, lineage
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 # Trials holding a slot of the budget; WAITING: a dead worker's trial re-queued for retry.
 UNDER_WAY = (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)
 FAIL_REASON = "fail_reason"
+EPOCHS_TRAINED = "epochs_trained"  # by this trial itself; a resumed trial's others ran before
+RESUMED_AT = "resumed_at_epoch"  # the epochs a re-run found done in its lineage's checkpoint
 
 
 class SurplusTrial(Exception):
@@ -43,6 +50,8 @@ class TrialContext:
     target: int
     device: str = "auto"
     threads: int | None = None
+    settings_version: str = ""
+    checkpoints: CheckpointStore | None = None
 
 
 def trial_config(study_file: StudyFile, trial: optuna.Trial) -> dict[str, Any]:
@@ -52,12 +61,14 @@ def trial_config(study_file: StudyFile, trial: optuna.Trial) -> dict[str, Any]:
 def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
     def objective(trial: optuna.Trial) -> float:
         started = time.perf_counter()
+        peak = PeakMemory()
         run_id = ""  # until the trial's MLflow run exists
         epochs_run = 0
+        trained = 0  # epochs this attempt trained (a resumed trial ran the others before)
 
         def on_epoch(stats: EpochStats) -> None:
-            nonlocal epochs_run
-            epochs_run = stats.epoch
+            nonlocal epochs_run, trained
+            epochs_run, trained = stats.epoch, trained + 1
             ctx.tracker.log_epoch(run_id, stats.epoch, stats.metrics())
             trial.report(stats.val_acc, stats.epoch)
             if trial.should_prune():
@@ -66,69 +77,95 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
                 )
 
         try:
-            retry_of = _stand_down_if_surplus(trial, ctx.target)
+            frozen = _stand_down_if_surplus(trial, ctx.target)
             tags = dict(ctx.tags)
+            retry_of = frozen.system_attrs.get("failed_trial")
             if retry_of is not None:
                 tags["sweeper.retry_of"] = str(retry_of)
             run_id = ctx.tracker.start_trial(ctx.parent_run_id, trial.number, {}, tags)
             trial.set_user_attr(RUN_ATTR, run_id)
+            trial.set_user_attr(VERSION_ATTR, ctx.settings_version)
             config = trial_config(ctx.study_file, trial)
             n_params = count_parameters(config)
             trial.set_user_attr("n_params", n_params)
             trial.set_user_attr("config", config)  # what `promote` retrains, exactly
             ctx.tracker.log_params(run_id, {**config, "n_params": n_params})
+            checkpoint_dir, publish, epochs_run = _resume(ctx, trial, frozen, run_id, config)
             result = train(
                 config,
                 ctx.train,
                 ctx.val,
                 on_epoch=on_epoch,
+                checkpoint_dir=checkpoint_dir,
+                on_checkpoint=publish,
                 device=ctx.device,
                 threads=ctx.threads,
             )
         except SurplusTrial:
             raise  # it has said why
         except optuna.TrialPruned as exc:
-            _record_end(trial, started, epochs_run)
-            ctx.tracker.finish(run_id, "PRUNED", str(exc))
+            _record_end(trial, started, epochs_run, trained)
+            ctx.tracker.finish(run_id, "PRUNED", str(exc), metrics=peak.metrics())
             raise
         except BaseException as exc:
             # Every failed trial says why, even one that failed before its run could start.
             reason = _reason(exc)
             trial.set_user_attr(FAIL_REASON, reason)
-            _record_end(trial, started, epochs_run)
+            _record_end(trial, started, epochs_run, trained)
             if run_id:
-                ctx.tracker.finish(run_id, "FAIL", reason)
+                ctx.tracker.finish(run_id, "FAIL", reason, metrics=peak.metrics())
             raise
         trial.set_user_attr("best_epoch", result.best_epoch)
-        _record_end(trial, started, result.epochs_run)
+        _record_end(trial, started, result.epochs_run, trained)
         ctx.tracker.log_files(
             run_id, {"model.pt": _state_bytes(result.model), "config.json": config_json(config)}
         )
         best = {"best_val_acc": result.best_val_acc, "best_epoch": result.best_epoch}
-        ctx.tracker.finish(run_id, "COMPLETE", metrics=best)
+        ctx.tracker.finish(run_id, "COMPLETE", metrics={**best, **peak.metrics()})
         return result.best_val_acc
 
     return objective
 
 
-def _stand_down_if_surplus(trial: optuna.Trial, target: int) -> int | None:
+def _stand_down_if_surplus(trial: optuna.Trial, target: int) -> FrozenTrial:
     """Never run past the study's target: finished trials and those running ahead of this one
     may already fill it when several workers asked for a trial at the same moment.
 
-    Returns the number of the trial this one re-runs after its worker died, if any (read from
-    the same listing, one query per trial)."""
+    Returns the trial as stored, with the attributes Optuna gave it when it re-queued a dead
+    worker's trial (read from the same listing, one query per trial)."""
     trials = trial.study.get_trials(deepcopy=False)
     mine = trial.number
     ahead = [t for t in trials if t.state in FINISHED or (t.state in UNDER_WAY and t.number < mine)]
     if len(ahead) >= target:
         trial.set_user_attr(FAIL_REASON, "surplus: the study's target was already filled")
         raise SurplusTrial(f"the study already has {target} finished or running trials")
-    retry_of = next(t for t in trials if t.number == mine).system_attrs.get("failed_trial")
-    return None if retry_of is None else int(retry_of)
+    return next(t for t in trials if t.number == mine)
 
 
-def _record_end(trial: optuna.Trial, started: float, epochs_run: int) -> None:
+def _resume(
+    ctx: TrialContext, trial: optuna.Trial, frozen: FrozenTrial, run_id: str, config: dict
+) -> tuple[Path | None, Callable[[], None] | None, int]:
+    """The trial's checkpoint directory, how to publish it after each epoch, and the epochs it
+    already holds. A re-run of a lineage replays those epochs, so the pruner and the MLflow run
+    see the history an uninterrupted trial would have given them."""
+    if ctx.checkpoints is None:
+        return None, None, 0
+    store, root = ctx.checkpoints, lineage(frozen)
+    store.fetch(root)
+    directory = store.local(root)
+    history = resumable_history(directory, config)
+    for stats in history:
+        trial.report(stats.val_acc, stats.epoch)
+        ctx.tracker.log_epoch(run_id, stats.epoch, stats.metrics())
+    if history:
+        trial.set_user_attr(RESUMED_AT, len(history))
+        ctx.tracker.set_tags(run_id, {"sweeper.resumed": f"trial {root}, epoch {len(history)}"})
+    return directory, lambda: store.publish(root), len(history)
+
+
+def _record_end(trial: optuna.Trial, started: float, epochs_run: int, trained: int) -> None:
     trial.set_user_attr("epochs_run", epochs_run)
+    trial.set_user_attr(EPOCHS_TRAINED, trained)
     trial.set_user_attr("seconds", round(time.perf_counter() - started, 3))
 
 

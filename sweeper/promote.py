@@ -39,9 +39,10 @@ from sweeper.errors import DataError, StudyError
 from sweeper.models import count_parameters
 from sweeper.objective import FINISHED
 from sweeper.predictions import accuracy, predict_utterances, write_predictions
-from sweeper.runner import SPEC_ATTR, quiet_libraries
+from sweeper.runner import quiet_libraries
 from sweeper.secrets import mask_url
 from sweeper.servable import example_features, export_classifier
+from sweeper.study_settings import settings_of
 from sweeper.sweep import load_existing_study
 from sweeper.tracking import VAL_ACC_TAG, Champion, Tracker, config_json, context_tags
 from sweeper.train import EpochStats, TrainResult, train
@@ -95,12 +96,13 @@ class Promotion:
 def promote(request: PromoteRequest, console: Console) -> Promotion:
     """Run a promotion end to end, narrating on `console`; see the module docstring."""
     study = load_existing_study(request.study_name, request.storage_url)
-    settings = study.user_attrs.get(SPEC_ATTR)
-    if settings is None:
+    if settings_of(study) is None:
         raise StudyError(
             f"study {request.study_name!r} was not made by `sweeper run` (no sweeper settings)"
         )
     candidates = _candidates(study, request)
+    # the data and budget the best candidate ran with, even if the study's settings moved on
+    settings = settings_of(study, candidates[0]) or {}
     corpus = _load_data(request.data, settings, console)
     train_all, val_all = course_split(
         corpus.train, seed=settings["split_seed"], ratio=settings["train_ratio"]

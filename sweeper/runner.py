@@ -14,9 +14,8 @@ from typing import Any
 from rich.console import Console
 
 from sweeper.errors import StudyError
+from sweeper.study_settings import SPEC_ATTR, file_digest, record, refuse_drift
 from sweeper.studyfile import StudyFile, load_study_file
-
-SPEC_ATTR = "sweeper"
 
 
 def execute(
@@ -36,6 +35,7 @@ def execute(
     heartbeat: int,
     grace: int,
     worker_index: int,
+    accept_changes: bool,
     argv: list[str],
     console: Console,
 ) -> int:
@@ -74,6 +74,7 @@ def execute(
     from sweeper.objective import TrialContext
     from sweeper.sweep import SweepOptions, Worker, spawn_workers
     from sweeper.tracking import context_tags
+    from sweeper.trial_checkpoints import checkpoint_store
 
     quiet_libraries()  # after the imports: importing mlflow sets its own log levels
 
@@ -96,8 +97,10 @@ def execute(
     worker = Worker(opts)
     study = worker.study
     settings = study_settings(sf, opts, corpus.fingerprint, train.num_frames, val.num_frames)
-    if worker_index == 0:
-        study.set_user_attr(SPEC_ATTR, settings)
+    stored = study.user_attrs.get(SPEC_ATTR)
+    if stored is not None and not accept_changes:
+        refuse_drift(sf.name, stored, settings)
+    version = record(study, settings)
     tags = context_tags(corpus.fingerprint, spec.subset_seed, device)
     tags["sweeper.storage"] = mask_url(storage_url)
     # Settings a resume may change (paths, the target) are tags; the rest are the parent's params.
@@ -112,6 +115,7 @@ def execute(
         worker.tracker.set_tags(
             parent, {**tags, **{f"sweeper.{k}": str(settings[k]) for k in mutable}}
         )
+        worker.tracker.log_study_file(parent, sf.path, settings["study_file_sha256"])
 
     threads = int(os.environ.get("SWEEPER_THREADS", 0)) or max(1, (os.cpu_count() or 1) // workers)
     context = TrialContext(
@@ -125,6 +129,8 @@ def execute(
         target=target,
         device=device,
         threads=threads,
+        settings_version=version,
+        checkpoints=checkpoint_store(storage_url, sf.name, worker.tracker, parent),
     )
     if worker_index != 0:
         outcome = "interrupted"
@@ -181,6 +187,7 @@ def study_settings(
     spec = sf.spec
     return {
         "study_file": str(sf.path.resolve()),
+        "study_file_sha256": file_digest(sf.path.read_bytes()),
         "data_dir": str(opts.data_dir),
         "dataset_fingerprint": fingerprint,
         "train_frames": spec.train_frames,

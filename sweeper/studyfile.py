@@ -38,6 +38,9 @@ class StudySpec:
         before the first pruning; no trial is pruned in its first pruner_warmup_epochs epochs.
     seed: the sampler's seed; each trial draws from (seed, trial number), so workers on any
         number of machines never repeat each other and one worker reproduces.
+    keep_checkpoints: a trial checkpoints every epoch (so a retried or interrupted trial resumes
+        where it stopped); once trials end, only the best `keep_checkpoints` COMPLETE trials
+        keep theirs.
     """
 
     name: str | None = None
@@ -57,6 +60,7 @@ class StudySpec:
     train_ratio: float = 0.8
     fixed: dict[str, Any] = field(default_factory=dict)
     grid: dict[str, list[Any]] | None = None
+    keep_checkpoints: int = 3
 
     @property
     def default_trials(self) -> int:
@@ -73,6 +77,8 @@ class StudySpec:
             raise ValueError(f"pruner_percentile must be in (0, 100], not {self.pruner_percentile}")
         if min(self.train_frames, self.val_frames, self.epochs, self.trials) < 1:
             raise ValueError("train_frames, val_frames, epochs and trials must be at least 1")
+        if self.keep_checkpoints < 0:
+            raise ValueError(f"keep_checkpoints must be 0 or more, not {self.keep_checkpoints}")
         if self.sampler == "grid" and not self.grid:
             raise ValueError("the grid sampler needs `grid={param: [values], ...}`")
 

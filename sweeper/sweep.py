@@ -27,6 +27,9 @@ from sweeper.samplers import TrialSeededSampler
 from sweeper.storage import storage_lock
 from sweeper.studyfile import StudyFile, StudySpec
 from sweeper.tracking import PARENT_ATTR, RUN_ATTR, Tracker
+from sweeper.trial_checkpoints import INTERRUPTED, RESUMES, CheckpointStore, lineage
+
+REQUEUED_FROM = "requeued_from"  # on the re-run of an interrupted trial: that trial's number
 
 MAX_FAILURES_IN_A_ROW = 5
 
@@ -141,6 +144,8 @@ class Worker:
         import torch._dynamo  # noqa: F401
 
         objective = make_objective(context)
+        with storage_lock(self.opts.storage_url, f"trial slots of {self.opts.name}"):
+            requeue_interrupted(self.study)
         deadline = None if self.opts.timeout is None else time.monotonic() + self.opts.timeout
         failures = 0
         # a failed trial is logged by Optuna with its traceback; sweeper prints one line instead
@@ -172,6 +177,8 @@ class Worker:
                     continue
                 self._run_one(_released_first(gate.close, objective))
             last = self._last
+            if last is not None and context.checkpoints is not None:
+                self._tidy_checkpoints(context.checkpoints, last)
             if last is None or last.state != TrialState.FAIL:
                 failures = 0
             elif last.user_attrs.get(FAIL_REASON, "").startswith("surplus"):
@@ -205,6 +212,25 @@ class Worker:
                     self.opts.grace_period,
                 )
 
+    def _tidy_checkpoints(self, store: CheckpointStore, trial: FrozenTrial) -> None:
+        """Once a trial has ended, its checkpoint is needed only to resume it after an
+        interruption, or as one of the best `keep_checkpoints` COMPLETE trials."""
+        root = lineage(trial)
+        if trial.state == TrialState.FAIL:
+            if not trial.user_attrs.get(FAIL_REASON, "").startswith(INTERRUPTED):
+                store.remove(root)
+            return
+        if trial.state != TrialState.COMPLETE:
+            store.remove(root)
+            return
+        keep = self.opts.study_file.spec.keep_checkpoints
+        complete = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        ranked = [lineage(t) for t in sorted(complete, key=lambda t: -(t.value or 0.0))]
+        if root not in ranked[:keep]:
+            store.remove(root)
+        elif len(ranked) > keep:
+            store.remove(ranked[keep])  # the one this trial pushed out of the best
+
     def close_parent(self, outcome: str) -> None:
         """The last worker out closes the parent run; an interrupted one marks it KILLED."""
         parent = self.study.user_attrs.get(PARENT_ATTR)
@@ -214,6 +240,31 @@ class Worker:
             self.tracker.client.set_terminated(parent, status="KILLED")
         elif count(self.study, (TrialState.RUNNING,)) == 0:
             self.tracker.client.set_terminated(parent, status="FINISHED")
+
+
+def requeue_interrupted(study: optuna.Study) -> list[int]:
+    """Queue once more, with the same parameters, every trial the user interrupted (Ctrl-C, a
+    stop signal) that no trial re-runs yet; the re-run resumes from its checkpoint. A FAIL
+    trial never counts towards the target, so the parameters count once, when they finish."""
+    trials = study.get_trials(deepcopy=False)
+    requeued = {t.user_attrs.get(REQUEUED_FROM) for t in trials}
+    numbers = []
+    for trial in trials:
+        reason = trial.user_attrs.get(FAIL_REASON, "")
+        if trial.state != TrialState.FAIL or not reason.startswith(INTERRUPTED):
+            continue
+        if trial.number in requeued:
+            continue
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=TrialState.WAITING,
+                params=trial.params,
+                distributions=trial.distributions,
+                user_attrs={RESUMES: lineage(trial), REQUEUED_FROM: trial.number},
+            )
+        )
+        numbers.append(trial.number)
+    return numbers
 
 
 def _released_first(

@@ -171,6 +171,31 @@ class Tracker:
     def log_dir(self, run_id: str, directory: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifacts(run_id, str(directory), artifact_path)
 
+    def download_dir(self, run_id: str, artifact_path: str, destination: Path) -> bool:
+        """Copy a run's artifact directory to `destination`; False when it has none there."""
+        if not self.client.list_artifacts(run_id, artifact_path):
+            return False
+        destination.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="sweeper-download-") as tmp:
+            fetched = Path(self.client.download_artifacts(run_id, artifact_path, tmp))
+            for item in fetched.iterdir():
+                os.replace(item, destination / item.name)
+        return True
+
+    def delete_artifacts(self, run_id: str, artifact_path: str) -> None:
+        """Remove a run's artifacts under `artifact_path`, if it has any."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        if self.client.list_artifacts(run_id, artifact_path):
+            repository = get_artifact_repository(self.client.get_run(run_id).info.artifact_uri)
+            repository.delete_artifacts(artifact_path)
+
+    def log_study_file(self, run_id: str, path: Path, digest: str) -> None:
+        """The study file's text, kept per version (`study/<digest>/<name>`): the search space
+        that produced the study's runs, recoverable from MLflow alone."""
+        self.client.log_artifact(run_id, str(path), f"study/{digest[:12]}")
+        self.set_tags(run_id, {"sweeper.study_file_sha256": digest})
+
     def metric_history(self, run_id: str, key: str) -> dict[int, float]:
         """A run's values of metric `key` by step (the epoch, for per-epoch metrics)."""
         return {m.step: m.value for m in self.client.get_metric_history(run_id, key)}
@@ -321,6 +346,7 @@ def context_tags(fingerprint: str, subset_seed: int, device: str) -> dict[str, s
     commit = _git_commit()
     if commit:
         tags["mlflow.source.git.commit"] = commit
+        tags["sweeper.git_dirty"] = str(_git_dirty()).lower()
     return tags
 
 
@@ -328,14 +354,21 @@ def config_json(config: Mapping[str, Any]) -> bytes:
     return json.dumps(dict(config), indent=2, sort_keys=True).encode()
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
-        )
+        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=5, check=True)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    return out.stdout.strip()
+
+
+def _git_commit() -> str | None:
+    return _git("rev-parse", "HEAD") or None
+
+
+def _git_dirty() -> bool:
+    """Whether tracked files differ from the commit: the commit alone would not reproduce."""
+    return bool(_git("status", "--porcelain", "--untracked-files=no"))
 
 
 def _param_value(value: Any) -> str:

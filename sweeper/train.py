@@ -18,7 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sweeper.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from sweeper.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    remove_checkpoint,
+    save_checkpoint,
+)
 from sweeper.data import FrameBatches, SequenceBatches
 from sweeper.data.split import Split
 from sweeper.errors import DataError, SweeperError
@@ -35,6 +40,7 @@ __all__ = [
     "make_batches",
     "make_optimizer",
     "predict",
+    "resumable_history",
     "select_device",
     "train",
 ]
@@ -86,13 +92,15 @@ def train(
     *,
     on_epoch: Callable[[EpochStats], None] | None = None,
     checkpoint_dir: Path | None = None,
+    on_checkpoint: Callable[[], None] | None = None,
     device: str = "auto",
     threads: int | None = None,
 ) -> TrainResult:
     """Train the model `config` describes on `train`, validating on `val` after every epoch.
 
     With `checkpoint_dir`, a checkpoint is written after every epoch and an existing one is
-    resumed from; on CPU the resumed run ends exactly as an uninterrupted one would. `threads`
+    resumed from; on CPU the resumed run ends exactly as an uninterrupted one would; then
+    `on_checkpoint` hears that a checkpoint was written (to copy it elsewhere, say). `threads`
     sets torch's intra-op thread count for the run, so several workers can share a CPU.
     """
     cfg = resolve_config(config)
@@ -192,6 +200,8 @@ def train(
                         "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
                     },
                 )
+                if on_checkpoint is not None:
+                    on_checkpoint()
 
         model.load_state_dict(best_weights)
         model.eval()
@@ -205,6 +215,23 @@ def train(
             n_params=sum(p.numel() for p in model.parameters()),
             device=str(dev),
         )
+
+
+def resumable_history(checkpoint_dir: Path, config: dict[str, Any]) -> list[EpochStats]:
+    """The epochs a run of `config` with `checkpoint_dir` would resume after (none for no
+    checkpoint). A checkpoint that cannot serve `config` (unreadable, or another config's) is
+    removed, so the run starts afresh rather than failing."""
+    try:
+        state = load_checkpoint(checkpoint_dir)
+    except CheckpointError:
+        state = None
+        remove_checkpoint(checkpoint_dir)
+    if state is None:
+        return []
+    if state["config"] != resolve_config(config).model_dump():
+        remove_checkpoint(checkpoint_dir)
+        return []
+    return [EpochStats(**stats) for stats in state["history"]]
 
 
 @torch.no_grad()

@@ -251,7 +251,9 @@ def test_ctrl_c_marks_the_trial_interrupted_and_run_resumes(
 
     faster = tmp_path / "slow.py"
     faster.write_text(faster.read_text().replace("epochs=40", "epochs=1"))
-    sweeper("run", "slow.py", "--trials", "2", "--data", tiny_corpus, cwd=tmp_path)
+    sweeper(
+        "run", "slow.py", "--trials", "2", "--data", tiny_corpus, "--accept-changes", cwd=tmp_path
+    )
     assert states(trials_of(tmp_path, "slow")) == ["COMPLETE", "COMPLETE", "FAIL"]
     _, parents, children = mlflow_runs(tmp_path, "slow")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
@@ -327,7 +329,7 @@ def test_a_killed_workers_trial_is_retried_with_the_same_params(
 
     faster = tmp_path / "killed.py"
     faster.write_text(faster.read_text().replace("epochs=40", "epochs=1"))
-    sweeper(*args, cwd=tmp_path)
+    sweeper(*args, "--accept-changes", cwd=tmp_path)
     trials = trials_of(tmp_path, "killed")
     killed = next(t for t in trials if t.number == number)
     assert killed.state.name == "FAIL"

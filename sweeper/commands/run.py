@@ -55,6 +55,12 @@ def run(
     grace: int = typer.Option(
         30, min=2, help="Seconds without a heartbeat before a trial is failed and retried."
     ),
+    accept_changes: bool = typer.Option(
+        False,
+        "--accept-changes",
+        help="Resume although the study file, data, subset, epochs, sampler or pruner changed "
+        "since the study began (the change is recorded; by default it is refused).",
+    ),
 ) -> None:
     """Run (or resume) a sweep: each trial trains on the study's fixed subset, pruned on val_acc.
 
@@ -84,6 +90,7 @@ def run(
             heartbeat=heartbeat,
             grace=grace,
             worker_index=worker_index,
+            accept_changes=accept_changes,
             argv=sys.argv[1:],
             console=console,
         )
