@@ -45,7 +45,7 @@ from sweeper.servable import example_features, export_classifier
 from sweeper.study_settings import settings_of
 from sweeper.sweep import load_existing_study
 from sweeper.tracking import VAL_ACC_TAG, Champion, Tracker, config_json, context_tags
-from sweeper.train import EpochStats, TrainResult, train
+from sweeper.train import EpochStats, TrainResult, describe_device, train
 
 CONFIG_ATTR = "config"  # the trial user attr holding the exact config it trained
 
@@ -122,7 +122,8 @@ def promote(request: PromoteRequest, console: Console) -> Promotion:
     config = {**chosen.user_attrs[CONFIG_ATTR], "epochs": epochs, "patience": request.patience}
 
     tracker = Tracker(request.tracking_uri, request.study_name)
-    tags = context_tags(corpus.fingerprint, settings["subset_seed"], request.device)
+    device = describe_device(request.device)
+    tags = context_tags(corpus.fingerprint, settings["subset_seed"], device)
     tags["sweeper.storage"] = mask_url(request.storage_url)
     run_id, resumed = _open_run(state, tracker, study, chosen, config, train_all, val_all, tags)
     console.print(

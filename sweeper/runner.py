@@ -74,6 +74,7 @@ def execute(
     from sweeper.objective import TrialContext
     from sweeper.sweep import SweepOptions, Worker, spawn_workers
     from sweeper.tracking import context_tags
+    from sweeper.train import describe_device
     from sweeper.trial_checkpoints import checkpoint_store
 
     quiet_libraries()  # after the imports: importing mlflow sets its own log levels
@@ -101,7 +102,8 @@ def execute(
     if stored is not None and not accept_changes:
         refuse_drift(sf.name, stored, settings)
     version = record(study, settings)
-    tags = context_tags(corpus.fingerprint, spec.subset_seed, device)
+    threads = int(os.environ.get("SWEEPER_THREADS", 0)) or max(1, (os.cpu_count() or 1) // workers)
+    tags = context_tags(corpus.fingerprint, spec.subset_seed, describe_device(device, threads))
     tags["sweeper.storage"] = mask_url(storage_url)
     # Settings a resume may change (paths, the target) are tags; the rest are the parent's params.
     mutable = {"study_file", "data_dir", "target"}
@@ -117,7 +119,6 @@ def execute(
         )
         worker.tracker.log_study_file(parent, sf.path, settings["study_file_sha256"])
 
-    threads = int(os.environ.get("SWEEPER_THREADS", 0)) or max(1, (os.cpu_count() or 1) // workers)
     context = TrialContext(
         study_file=sf,
         train=train,

@@ -191,6 +191,11 @@ def test_the_parent_run_holds_the_study_file_and_provenance(
     tmp_path: Path, tiny_corpus: Path
 ) -> None:
     study = write_study(tmp_path / "prov.py", epochs=1)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "prov.py"], check=True)
+    subprocess.run([*git, "commit", "-qm", "study"], check=True)
+    study.write_text(study.read_text() + "# edited after the commit\n")
     sweeper("run", "prov.py", "--trials", "1", "--data", tiny_corpus, cwd=tmp_path)
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("prov")
@@ -202,8 +207,11 @@ def test_the_parent_run_holds_the_study_file_and_provenance(
     assert folder.path == f"study/{digest[:12]}"
     fetched = client.download_artifacts(parent.info.run_id, f"{folder.path}/prov.py", tmp_path)
     assert Path(fetched).read_text() == study.read_text()
+    assert parent.data.tags["sweeper.git_dirty"] == "true"
     child = next(r for r in runs if r.data.tags.get("sweeper.role") != "parent")
     assert child.data.metrics["peak_rss_mb"] > 50  # torch alone holds more
+    for run in (parent, child):  # the device that trained, not the flag's `auto`
+        assert run.data.tags["sweeper.device"].startswith("cpu (")
 
 
 @pytest.mark.slow
