@@ -24,6 +24,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sweeper.errors import StudyError
 from sweeper.objective import FAIL_REASON, FINISHED, TrialContext, make_objective
 from sweeper.samplers import TrialSeededSampler
+from sweeper.secrets import mask_text
 from sweeper.storage import storage_lock
 from sweeper.studyfile import StudyFile, StudySpec
 from sweeper.tracking import PARENT_ATTR, RUN_ATTR, Tracker
@@ -178,7 +179,14 @@ class Worker:
                 self._run_one(_released_first(gate.close, objective))
             last = self._last
             if last is not None and context.checkpoints is not None:
-                self._tidy_checkpoints(context.checkpoints, last)
+                try:
+                    self._tidy_checkpoints(context.checkpoints, last)
+                except Exception as exc:  # a leftover checkpoint costs disk, not results
+                    _logger.warning(
+                        "could not remove the checkpoint of trial %s: %s",
+                        last.number,
+                        mask_text(f"{type(exc).__name__}: {exc}"),
+                    )
             if last is None or last.state != TrialState.FAIL:
                 failures = 0
             elif last.user_attrs.get(FAIL_REASON, "").startswith("surplus"):

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 # MLflow prints "View run ... at <tracking URI>" to stdout, password included for http URIs.
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+# A progress bar per checkpoint a resumed trial downloads would be noise in the sweep's output.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
@@ -187,7 +189,8 @@ class Tracker:
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
         if self.client.list_artifacts(run_id, artifact_path):
-            repository = get_artifact_repository(self.client.get_run(run_id).info.artifact_uri)
+            uri = self.client.get_run(run_id).info.artifact_uri
+            repository = get_artifact_repository(uri, tracking_uri=self.tracking_uri)
             repository.delete_artifacts(artifact_path)
 
     def log_study_file(self, run_id: str, path: Path, digest: str) -> None:

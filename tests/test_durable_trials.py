@@ -223,7 +223,7 @@ def test_on_postgresql_a_killed_trial_resumes_on_another_machine(
     first, second = tmp_path / "machine-a", tmp_path / "machine-b"
     for machine in (first, second):
         machine.mkdir()
-        write_study(machine / "shared.py")
+        write_study(machine / "shared.py", keep=0)
     with fresh_database(postgres_server) as storage:
         args = ["run", "shared.py", "--trials", "1", "--data", tiny_corpus]
         args += ["--storage", storage, "--tracking-uri", mlflow_server]
@@ -244,4 +244,7 @@ def test_on_postgresql_a_killed_trial_resumes_on_another_machine(
     assert sorted(retried.intermediate_values) == list(range(1, EPOCHS + 1))
     client = MlflowClient(tracking_uri=mlflow_server)
     parent = client.get_run(retried.user_attrs["mlflow_run_id"]).data.tags["mlflow.parentRunId"]
-    assert client.list_artifacts(parent, "checkpoints")  # the best trial keeps its checkpoint
+    # the trial's end removed its checkpoint from the server (keep_checkpoints=0)
+    assert client.list_artifacts(parent, "study") and not client.list_artifacts(
+        parent, "checkpoints/trial-0"
+    )
