@@ -16,8 +16,9 @@ not distort it. Each figure is the best of REPEATS epochs after a warm-up epoch.
 
 Then whole-utterance batches on the default embedded corpus, random against length-bucketed:
 padded steps per real step at 8, 16 and 32 utterances a batch (goal: at most 1.15x at the
-default 16), and the rnn-seq epoch on a 60k-frame subset of it with each. With --accuracy, the
-best val_acc of a short rnn-seq run with each, 2 seeds apiece (about 2 minutes on 2 cores).
+default 16), and the rnn-seq epoch on a 60k-frame subset of it with each (the speed-up in CPU
+seconds too: wall time suffers most from other processes). With --accuracy, only this instead:
+the best val_acc of a short rnn-seq run with each, 2 seeds apiece (about 4 minutes, 1 thread).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ CONFIGS = {
 TARGET = ("mlp 3x512 n=21", 0.10)
 PADDING_GOAL = 1.15  # padded / real steps at the default batch size, bucketed
 SEQUENCE = {"family": "rnn-seq", "n": 11, "layers": 2, "hidden": 128}
-ACCURACY_RUN = {"family": "rnn-seq", "n": 5, "layers": 1, "hidden": 64, "lr": 3e-3, "epochs": 4}
+ACCURACY_RUN = {"family": "rnn-seq", "n": 5, "layers": 1, "hidden": 64, "lr": 3e-3, "epochs": 8}
 
 
 def random_split(name: str, frames: int, seed: int) -> Split:
@@ -107,9 +108,15 @@ def model_only(config: dict, train_split: Split, val_split: Split) -> float:
     return min(seconds[1:])
 
 
-def bucketed_against_random(console: Console, accuracy: bool) -> None:
-    """Padding, epoch time and (with `accuracy`) val_acc of random and bucketed batches."""
+def default_corpus_split() -> tuple[Split, Split, Split]:
+    """The default corpus's course train split, and 60k / 3k-frame subsets of train / val."""
     train_all, val_all = course_split(load_corpus(resolve_data_dir(None)).train)
+    return train_all, subset(train_all, 60_000, seed=0), subset(val_all, 3_000, seed=0)
+
+
+def bucketed_against_random(console: Console) -> None:
+    """Padded / real steps and the rnn-seq epoch with random and with bucketed batches."""
+    train_all, train_split, val_split = default_corpus_split()
     padding = Table(title=f"padded / real steps, default corpus ({train_all.num_utterances} utts)")
     for column in ("utterances a batch", "random", "bucketed", "goal"):
         padding.add_column(column, justify="right")
@@ -128,31 +135,33 @@ def bucketed_against_random(console: Console, accuracy: bool) -> None:
         padding.add_row(str(size), f"{ratios[0]:.2f}x", f"{ratios[1]:.2f}x", goal)
     console.print(padding)
 
-    train_split = subset(train_all, 60_000, seed=0)
-    val_split = subset(val_all, 3_000, seed=0)
     epochs = Table(title=f"rnn-seq 2x128 n=11 BiLSTM, {train_split.num_frames:,} frames")
     for column in ("batches", "epoch s", "cpu s", "frames/s"):
         epochs.add_column(column, justify="right")
-    walls = {}
+    times = {}
     for name, buckets in (("random", False), ("bucketed", True)):
-        wall, cpu = trainer_epochs({**SEQUENCE, "length_buckets": buckets}, train_split, val_split)
-        walls[name] = wall
+        config = {**SEQUENCE, "length_buckets": buckets}
+        times[name] = wall, cpu = trainer_epochs(config, train_split, val_split)
         epochs.add_row(name, f"{wall:.2f}", f"{cpu:.2f}", f"{train_split.num_frames / wall:,.0f}")
     console.print(epochs)
-    console.print(f"bucketed epoch: {walls['random'] / walls['bucketed']:.2f}x faster")
-    if not accuracy:
-        return
+    (wall_random, cpu_random), (wall_bucketed, cpu_bucketed) = times.values()
+    console.print(
+        f"bucketed epoch: {wall_random / wall_bucketed:.2f}x faster in wall time, "
+        f"{cpu_random / cpu_bucketed:.2f}x in CPU time"
+    )
 
-    small_train = subset(train_all, 30_000, seed=0)
-    results = Table(title=f"best val_acc, rnn-seq 1x64 n=5, {small_train.num_frames:,} frames")
-    for column in ("batches", "seed 0", "seed 1", "mean", "epoch s"):
+
+def accuracy_random_against_bucketed(console: Console) -> None:
+    """Best val_acc of the same short rnn-seq run with random and with bucketed batches."""
+    _, train_split, val_split = default_corpus_split()
+    results = Table(title=f"best val_acc, rnn-seq 1x64 n=5, {train_split.num_frames:,} frames")
+    for column in ("batches", "seed 0", "seed 1", "mean ± half range", "epoch s"):
         results.add_column(column, justify="right")
     for name, buckets in (("random", False), ("bucketed", True)):
         accs, seconds = [], []
         for seed in (0, 1):
-            run = train(
-                {**ACCURACY_RUN, "length_buckets": buckets, "seed": seed}, small_train, val_split
-            )
+            config = {**ACCURACY_RUN, "length_buckets": buckets, "seed": seed}
+            run = train(config, train_split, val_split)
             accs.append(run.best_val_acc)
             seconds += [s.epoch_seconds for s in run.history]
         results.add_row(
@@ -170,7 +179,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default all)")
     parser.add_argument("--only", default="", help="time only models whose name contains this")
     parser.add_argument(
-        "--accuracy", action="store_true", help="also train random vs bucketed, 2 seeds each"
+        "--accuracy", action="store_true", help="only: val_acc, random vs bucketed batches"
     )
     args = parser.parse_args()
     if args.threads:
@@ -179,6 +188,9 @@ def main() -> None:
     val_split = random_split("val", 3_000, seed=2)
 
     console = Console()
+    if args.accuracy:
+        accuracy_random_against_bucketed(console)
+        return
     table = Table(
         title=f"one epoch on {train_split.num_frames:,} frames "
         f"(CPU, {torch.get_num_threads()} threads)"
@@ -212,7 +224,7 @@ def main() -> None:
             f"{name}: {shares[name]:.1%} of the epoch outside the model ({verdict} {limit:.0%})"
         )
     if args.only in "rnn-seq bucketed":
-        bucketed_against_random(console, args.accuracy)
+        bucketed_against_random(console)
 
 
 if __name__ == "__main__":
