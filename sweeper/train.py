@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 import torch
 import torch.nn.functional as F
@@ -87,20 +87,24 @@ class GPUOutOfMemoryError(RuntimeError):
     """Training ran out of GPU memory; the run's memory is released before this is raised."""
 
 
-def _out_of_memory_named(run: Callable[..., TrainResult]) -> Callable[..., TrainResult]:
+P = ParamSpec("P")
+
+
+def _out_of_memory_named(run: Callable[P, TrainResult]) -> Callable[P, TrainResult]:
     """`run`, whose out-of-memory error names the batch size and leaves the GPU's cache empty,
     so the next trial on this GPU (or a neighbour sharing it) gets the memory back."""
 
     @functools.wraps(run)
-    def named(config: dict[str, Any], *args: Any, **kwargs: Any) -> TrainResult:
+    def named(*args: P.args, **kwargs: P.kwargs) -> TrainResult:
         try:
-            return run(config, *args, **kwargs)
+            return run(*args, **kwargs)
         except torch.OutOfMemoryError:
             pass  # leaving the handler drops the traceback, and with it the run's tensors
         gc.collect()
         if torch.cuda.is_initialized():
             torch.cuda.empty_cache()
-        batch_size = resolve_config(config).batch_size
+        config = args[0] if args else kwargs["config"]
+        batch_size = resolve_config(config).batch_size  # type: ignore[arg-type]
         raise GPUOutOfMemoryError(f"CUDA out of memory at batch size {batch_size}")
 
     return named
