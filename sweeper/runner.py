@@ -151,7 +151,8 @@ def execute(
     console.print(
         f"study [bold]{sf.name}[/]: {target} trials on {train.num_frames:,} train / "
         f"{val.num_frames:,} val frames, {spec.epochs} epochs each, sampler {opts.sampler}, "
-        f"pruner {opts.pruner}, {workers} worker(s) x {threads} thread(s)",
+        f"pruner {opts.pruner}, {workers} worker(s) x {threads} thread(s)"
+        + (f", {per_gpu} per GPU on GPU(s) {gpus}" if gpus else ""),
         highlight=False,
     )
     console.print(
