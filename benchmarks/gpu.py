@@ -163,7 +163,9 @@ class MinimalRNN(nn.Module):
 
 def rnn_forward(model: nn.Module, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
     packed = pack_padded_sequence(batch.x, batch.lengths, batch_first=True, enforce_sorted=False)
-    steps, _ = pad_packed_sequence(model.rnn(packed)[0], batch_first=True)
+    # as sweeper does: autocast would run cuDNN's RNN in float16, unscaled under bf16
+    with torch.autocast(batch.x.device.type, enabled=False):
+        steps, _ = pad_packed_sequence(model.rnn(packed)[0], batch_first=True)
     return model.out(steps[batch.mask]), batch.y[batch.mask]
 
 

@@ -45,6 +45,16 @@ def test_cudnn_path_on_the_gpu_matches_the_cpu_path() -> None:
         torch.testing.assert_close(outputs[1][1][name], grad, rtol=1e-3, atol=1e-5)
 
 
+def test_under_bf16_autocast_cudnns_rnn_stays_float32() -> None:
+    # autocast would hand cuDNN's RNN float16, and a bf16 run scales no loss to protect it
+    model = build_model(SEQ).cuda()
+    seen: list[torch.dtype] = []
+    model.head.register_forward_pre_hook(lambda _, args: seen.append(args[0].dtype))
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        model(torch.randn(4, 40, 39 * 3, device="cuda"), torch.tensor([40, 7, 23, 1]))
+    assert seen == [torch.float32]
+
+
 def test_a_model_trained_on_the_gpu_loads_and_predicts_on_the_cpu() -> None:
     train_split, val_split = clustered_split("train", 24, seed=1), clustered_split("val", 6, seed=2)
     config = {**SEQ, "epochs": 2}

@@ -101,7 +101,7 @@ class SequenceRNN(nn.Module):
       utterance's end, and the backward direction reads each utterance reversed within its
       own length.
     - fused (CUDA): the same weights as one multi-layer, bidirectional nn.LSTM/GRU over packed
-      sequences, which cuDNN runs as one fused kernel.
+      sequences, which cuDNN runs as one fused kernel (in float32 under bf16 autocast).
     The weights live in the per-layer modules either way, so a state_dict does not depend on
     the device it was trained on. Padding is zeroed before the Conv1d and never reaches the
     head, so an utterance's logits do not depend on its batch.
@@ -155,6 +155,12 @@ class SequenceRNN(nn.Module):
         return x
 
     def _fused_layers(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        device = x.device.type
+        if torch.is_autocast_enabled(device) and torch.get_autocast_dtype(device) == torch.bfloat16:
+            # autocast runs cuDNN's RNN in float16 whatever its dtype, and bf16 runs have no loss
+            # scaling to keep float16 gradients from underflowing: the RNN stays float32 (TF32)
+            with torch.autocast(device, enabled=False):
+                return self._fused_layers(x.float(), lengths)
         first = self.layers[0][0]
         # A weightless (meta) twin with cuDNN's layout; functional_call lends it the weights.
         fused = type(first)(
