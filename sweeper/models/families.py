@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import warnings
+from functools import cached_property
 from itertools import pairwise
 from typing import Any
 
@@ -161,9 +162,20 @@ class SequenceRNN(nn.Module):
             # scaling to keep float16 gradients from underflowing: the RNN stays float32 (TF32)
             with torch.autocast(device, enabled=False):
                 return self._fused_layers(x.float(), lengths)
+        fused = self._cudnn_twin.train(self.training)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        with warnings.catch_warnings():
+            # lent weights are not one contiguous block: cuDNN copies them into one (cheap)
+            warnings.filterwarnings("ignore", message="RNN module weights are not part")
+            out, _ = functional_call(fused, self.cudnn_weights(), (packed,))
+        return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
+
+    @cached_property
+    def _cudnn_twin(self) -> nn.LSTM | nn.GRU:
+        """A weightless (meta) multi-layer RNN in cuDNN's layout; functional_call lends it the
+        weights. Kept out of the module tree: it holds no state of its own."""
         first = self.layers[0][0]
-        # A weightless (meta) twin with cuDNN's layout; functional_call lends it the weights.
-        fused = type(first)(
+        return type(first)(
             first.input_size,
             first.hidden_size,
             num_layers=len(self.layers),
@@ -171,13 +183,7 @@ class SequenceRNN(nn.Module):
             bidirectional=len(self.layers[0]) == 2,
             dropout=self.dropout.p if len(self.layers) > 1 else 0.0,
             device="meta",
-        ).train(self.training)
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        with warnings.catch_warnings():
-            # lent weights are not one contiguous block: cuDNN copies them into one (cheap)
-            warnings.filterwarnings("ignore", message="RNN module weights are not part")
-            out, _ = functional_call(fused, self.cudnn_weights(), (packed,))
-        return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
+        )
 
     def cudnn_weights(self) -> dict[str, torch.Tensor]:
         """The weights under the names of one multi-layer (bidirectional) nn.LSTM/GRU."""
