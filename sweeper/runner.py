@@ -28,6 +28,8 @@ def execute(
     tracking_uri: str | None,
     study_name: str | None,
     workers: int,
+    gpus: str | None,
+    per_gpu: int,
     sampler: str | None,
     pruner: str | None,
     seed: int | None,
@@ -41,6 +43,7 @@ def execute(
 ) -> int:
     from sweeper.data import course_split, load_corpus, subset
     from sweeper.data.defaults import resolve_data_dir
+    from sweeper.placement import describe_device, plan_this_machine
     from sweeper.secrets import mask_logging, mask_url
     from sweeper.storage import resolve_storage_url, resolve_tracking_uri, storage_lock
 
@@ -58,6 +61,13 @@ def execute(
     storage_url = resolve_storage_url(storage)
     tracking = resolve_tracking_uri(tracking_uri)
     mask_logging([storage_url, tracking])
+    placements = []
+    if worker_index == 0:  # the workers it spawns were placed by it
+        placements = plan_this_machine(workers=workers, gpus=gpus, per_gpu=per_gpu, device=device)
+        workers = len(placements)
+        os.environ.update(placements[0].env())  # pinned before anything here touches CUDA
+    threads = int(os.environ.get("SWEEPER_THREADS", 0)) or max(1, (os.cpu_count() or 1) // workers)
+    device_tag = describe_device(device, threads)
     corpus = load_corpus(resolve_data_dir(data))
 
     # 2. The study's fixed subset: every trial of every worker trains on exactly these frames.
@@ -126,7 +136,12 @@ def execute(
         tracker=worker.tracker,
         parent_run_id=parent,
         # the process, with sweeper.host, tells which machine's worker ran (or lost) a trial
-        tags={**tags, "sweeper.worker": str(worker_index), "sweeper.pid": str(os.getpid())},
+        tags={
+            **tags,
+            "sweeper.worker": str(worker_index),
+            "sweeper.pid": str(os.getpid()),
+            "sweeper.device": device_tag,  # resolved: which GPU, or how many threads
+        },
         target=target,
         device=device,
         threads=threads,
@@ -144,7 +159,8 @@ def execute(
     console.print(
         f"study [bold]{sf.name}[/]: {target} trials on {train.num_frames:,} train / "
         f"{val.num_frames:,} val frames, {spec.epochs} epochs each, sampler {opts.sampler}, "
-        f"pruner {opts.pruner}, {workers} worker(s) x {threads} thread(s)",
+        f"pruner {opts.pruner}, {workers} worker(s) x {threads} thread(s)"
+        + (f", {per_gpu} per GPU on GPU(s) {gpus}" if gpus else ""),
         highlight=False,
     )
     console.print(
@@ -153,7 +169,7 @@ def execute(
     outcome = "interrupted"
     with contextlib.ExitStack() as stack:
         logs = [stack.enter_context(tempfile.TemporaryFile()) for _ in range(1, workers)]
-        procs = spawn_workers(argv, workers, logs)
+        procs = spawn_workers(argv, placements, logs)
         try:
             with Board(study, target, spec.epochs, workers, console):
                 outcome = worker.run(context)

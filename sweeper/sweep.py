@@ -23,6 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.errors import StudyError
 from sweeper.objective import FAIL_REASON, FINISHED, TrialContext, make_objective
+from sweeper.placement import Placement
 from sweeper.samplers import TrialSeededSampler
 from sweeper.secrets import mask_text
 from sweeper.storage import storage_lock
@@ -295,13 +296,13 @@ def _taken_over(exc: Exception) -> bool:
 
 
 def spawn_workers(
-    argv: list[str], workers: int, logs: list[IO[bytes]]
+    argv: list[str], placements: Sequence[Placement], logs: list[IO[bytes]]
 ) -> list[subprocess.Popen[bytes]]:
-    """K-1 more processes of this very command, each told its index and its share of cores."""
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    """A process of this very command for every placement after the first (this process),
+    each started with its placement's environment: its index, threads and GPU."""
     procs = []
-    for index, log in zip(range(1, workers), logs, strict=True):
-        env = {**os.environ, "SWEEPER_WORKER_INDEX": str(index), "SWEEPER_THREADS": str(threads)}
+    for placement, log in zip(placements[1:], logs, strict=True):
+        env = {**os.environ, **placement.env()}
         procs.append(
             subprocess.Popen(
                 [sys.executable, "-m", "sweeper", *argv],

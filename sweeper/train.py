@@ -6,13 +6,15 @@ may raise to stop the run (the trial layer raises optuna.TrialPruned; it propaga
 
 from __future__ import annotations
 
+import functools
+import gc
 import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +36,7 @@ __all__ = [
     "DEFAULTS",
     "DeviceError",
     "EpochStats",
+    "GPUOutOfMemoryError",
     "NonFiniteLossError",
     "TrainResult",
     "describe_device",
@@ -58,10 +61,11 @@ class EpochStats:
     val_acc: float  # frame accuracy over every real val frame
     epoch_seconds: float  # training plus validation
     lr: float  # at the epoch's first step
+    gpu_memory_peak_mb: float | None = None  # since the run started; None off CUDA
 
     def metrics(self) -> dict[str, float]:
         """The per-epoch MLflow metrics (step = `epoch`)."""
-        return {key: value for key, value in asdict(self).items() if key != "epoch"}
+        return {k: v for k, v in asdict(self).items() if k != "epoch" and v is not None}
 
 
 @dataclass
@@ -86,6 +90,34 @@ class DeviceError(SweeperError):
     """The requested torch device does not exist on this machine."""
 
 
+class GPUOutOfMemoryError(RuntimeError):
+    """Training ran out of GPU memory; the run's memory is released before this is raised."""
+
+
+P = ParamSpec("P")
+
+
+def _out_of_memory_named(run: Callable[P, TrainResult]) -> Callable[P, TrainResult]:
+    """`run`, whose out-of-memory error names the batch size and leaves the GPU's cache empty,
+    so the next trial on this GPU (or a neighbour sharing it) gets the memory back."""
+
+    @functools.wraps(run)
+    def named(*args: P.args, **kwargs: P.kwargs) -> TrainResult:
+        try:
+            return run(*args, **kwargs)
+        except torch.OutOfMemoryError:
+            pass  # leaving the handler drops the traceback, and with it the run's tensors
+        gc.collect()
+        if torch.cuda.is_initialized():
+            torch.cuda.empty_cache()
+        config = args[0] if args else kwargs["config"]
+        batch_size = resolve_config(config).batch_size  # type: ignore[arg-type]
+        raise GPUOutOfMemoryError(f"CUDA out of memory at batch size {batch_size}")
+
+    return named
+
+
+@_out_of_memory_named
 def train(
     config: dict[str, Any],
     train: Split,
@@ -108,7 +140,7 @@ def train(
     dev = select_device(device)
     train_labels = _labels(train)
     _labels(val)  # an unusable val split should fail now, not after the first epoch
-    with _thread_count(threads):
+    with _thread_count(threads), _cuda_precision(dev):
         torch.manual_seed(cfg.seed)
         model = build_model(cfg).to(dev)
         train_batches = make_batches(cfg, train, shuffle=True, device=dev)
@@ -118,6 +150,8 @@ def train(
         weight = _class_weights(train_labels).to(dev) if cfg.class_weighted else None
         criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
         amp = _autocast_dtype(cfg, dev)
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(dev)
         scaler = torch.amp.GradScaler(dev.type, enabled=amp is torch.float16)
         history: list[EpochStats] = []
         best_epoch, best_weights = 0, _cpu_copy(model)
@@ -174,6 +208,7 @@ def train(
                 val_acc=val_acc,
                 epoch_seconds=time.perf_counter() - epoch_started,
                 lr=lr,
+                gpu_memory_peak_mb=_gpu_memory_peak_mb(dev),
             )
             if not (math.isfinite(stats.train_loss) and math.isfinite(stats.val_loss)):
                 raise NonFiniteLossError(
@@ -306,8 +341,17 @@ def make_batches(
     cfg: RunConfig, split: Split, *, shuffle: bool, device: torch.device
 ) -> FrameBatches | SequenceBatches:
     """Frame windows for the frame families, padded utterances for rnn-seq."""
-    kind = SequenceBatches if cfg.family == "rnn-seq" else FrameBatches
-    return kind(split, cfg.n, cfg.batch_size, shuffle=shuffle, seed=cfg.seed, device=device)
+    if cfg.family == "rnn-seq":
+        return SequenceBatches(
+            split,
+            cfg.n,
+            cfg.batch_size,
+            shuffle=shuffle,
+            seed=cfg.seed,
+            device=device,
+            length_buckets=cfg.length_buckets,
+        )
+    return FrameBatches(split, cfg.n, cfg.batch_size, shuffle=shuffle, seed=cfg.seed, device=device)
 
 
 def make_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
@@ -352,9 +396,35 @@ def _class_weights(labels: torch.Tensor) -> torch.Tensor:
 
 
 def _autocast_dtype(cfg: RunConfig, dev: torch.device) -> torch.dtype | None:
+    """`auto`: bf16 on a CUDA GPU that computes in it natively (Ampere and later), else none."""
     if dev.type != "cuda" or cfg.amp == "none":
         return None
+    if cfg.amp == "auto":
+        with torch.cuda.device(dev):
+            native = torch.cuda.is_bf16_supported(including_emulation=False)
+        return torch.bfloat16 if native else None
     return torch.bfloat16 if cfg.amp == "bf16" else torch.float16
+
+
+@contextmanager
+def _cuda_precision(dev: torch.device) -> Iterator[None]:
+    """TF32 matmuls and convolutions on CUDA (10 mantissa bits, ample for this training) for
+    the run only; on CPU nothing changes."""
+    if dev.type != "cuda":
+        yield
+        return
+    previous = torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
+    torch.set_float32_matmul_precision("high")
+    torch.backends.cudnn.allow_tf32 = True
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(previous[0])
+        torch.backends.cudnn.allow_tf32 = previous[1]
+
+
+def _gpu_memory_peak_mb(dev: torch.device) -> float | None:
+    return torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
 
 
 def _cpu_copy(model: nn.Module) -> dict[str, torch.Tensor]:

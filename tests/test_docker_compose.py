@@ -92,3 +92,6 @@ def test_cuda_overlay_builds_workers_with_cuda_torch_and_gives_them_the_gpus() -
     assert worker["build"]["args"]["TORCH_INDEX"] == ""
     assert worker["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
     assert services["mlflow"]["build"]["args"]["TORCH_INDEX"] == CPU_INDEX
+    # one container, one pinned worker process per GPU, joining the same sweep as the base
+    assert worker["command"][-2:] == ["--gpus=all", "--per-gpu=1"]
+    assert worker["command"][:-2] == _services()["worker"]["command"]

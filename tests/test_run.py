@@ -276,6 +276,9 @@ def test_three_workers_share_one_sqlite_study(tmp_path: Path, tiny_corpus: Path)
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     assert len(children) == 6 and {r.info.status for r in children} == {"FINISHED"}
     assert len({r.data.tags["sweeper.worker"] for r in children}) > 1
+    # each worker process started with its share of the cores, and every trial says so
+    threads = max(1, (os.cpu_count() or 1) // 3)
+    assert {r.data.tags["sweeper.device"] for r in children} == {f"cpu, {threads} threads"}
 
 
 GRID_STUDY = """

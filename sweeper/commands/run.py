@@ -47,6 +47,13 @@ def run(
         None, help="Study (and MLflow experiment) name \\[default: the file's]."
     ),
     workers: int = typer.Option(1, min=1, help="Worker processes on this machine."),
+    gpus: str | None = typer.Option(
+        None,
+        help="GPUs to train on, e.g. 0,1 or all: --per-gpu workers on each, pinned by "
+        "CUDA_VISIBLE_DEVICES (replaces --workers).",
+        show_default=False,
+    ),
+    per_gpu: int = typer.Option(1, min=1, help="Workers (trials at once) sharing each GPU."),
     sampler: SamplerChoice | None = typer.Option(None, help="Sampler \\[default: the file's]."),
     pruner: PrunerChoice | None = typer.Option(None, help="Pruner \\[default: the file's]."),
     seed: int | None = typer.Option(None, help="Sampler seed \\[default: the file's]."),
@@ -68,6 +75,8 @@ def run(
     workers or machines share it.
 
     Example: sweeper run studies/quick.py --trials 20
+
+    On a machine with GPUs: sweeper run studies/lstm.py --gpus 0,1 --per-gpu 2
     """
     from sweeper.runner import execute
 
@@ -83,6 +92,8 @@ def run(
             tracking_uri=tracking_uri,
             study_name=study_name,
             workers=workers,
+            gpus=gpus,
+            per_gpu=per_gpu,
             sampler=sampler.value if sampler else None,
             pruner=pruner.value if pruner else None,
             seed=seed,

@@ -41,6 +41,9 @@ class RunConfig(BaseModel):
     head_layers: int = Field(1, ge=0, description="rnn: hidden blocks between RNN and output")
     conv_channels: int = Field(0, ge=0, description="rnn-seq: Conv1d front-end width; 0 = none")
     conv_kernel: int = Field(5, ge=1, description="rnn-seq: Conv1d kernel size (odd)")
+    length_buckets: bool = Field(
+        True, description="rnn-seq: batch utterances of similar length (less padding)"
+    )
     # the training
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(
@@ -58,7 +61,9 @@ class RunConfig(BaseModel):
     class_weighted: bool = Field(False, description="weight the loss by inverse class frequency")
     patience: int = Field(0, ge=0, description="stop after this many epochs without a new best")
     seed: int = 0
-    amp: Literal["none", "bf16", "fp16"] = Field("none", description="autocast dtype (CUDA only)")
+    amp: Literal["auto", "none", "bf16", "fp16"] = Field(
+        "auto", description="autocast dtype on CUDA; auto: bf16 where the GPU has it natively"
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -8,11 +8,15 @@
 
 from __future__ import annotations
 
+import warnings
+from functools import cached_property
 from itertools import pairwise
 from typing import Any
 
 import torch
 from torch import nn
+from torch.func import functional_call
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from sweeper.models.config import RunConfig, resolve_config
 from sweeper.phones import FEATURE_DIM, NUM_CLASSES
@@ -91,11 +95,17 @@ class WindowRNN(nn.Module):
 class SequenceRNN(nn.Module):
     """Reads whole utterances; each step's input is an n-frame window (n = 1: a single frame).
 
-    Packed sequences would keep padding out, but their backward pass ran 10x slower on CPU
-    (measured: 2 x 128 BiLSTM, 16 utterances), so every layer runs over the padded batch: the
-    forward direction reads padding only after an utterance's end, and the backward direction
-    reads each utterance reversed within its own length. Padding is zeroed before the Conv1d
-    and never reaches the head, so an utterance's logits do not depend on its batch.
+    Two ways to run the same weights, chosen by device (`fused`: None = cuDNN on CUDA only):
+    - per layer and direction (CPU): packed sequences would keep padding out, but their
+      backward pass ran 10x slower on CPU (measured: 2 x 128 BiLSTM, 16 utterances), so every
+      layer runs over the padded batch: the forward direction reads padding only after an
+      utterance's end, and the backward direction reads each utterance reversed within its
+      own length.
+    - fused (CUDA): the same weights as one multi-layer, bidirectional nn.LSTM/GRU over packed
+      sequences, which cuDNN runs as one fused kernel (in float32 under bf16 autocast).
+    The weights live in the per-layer modules either way, so a state_dict does not depend on
+    the device it was trained on. Padding is zeroed before the Conv1d and never reaches the
+    head, so an utterance's logits do not depend on its batch.
     """
 
     def __init__(self, cfg: RunConfig) -> None:
@@ -116,16 +126,26 @@ class SequenceRNN(nn.Module):
         )
         self.dropout = nn.Dropout(cfg.dropout)
         self.head = head(cfg)
+        self.fused: bool | None = None
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         batch, steps, _ = x.shape
         position = torch.arange(steps, device=x.device)
-        lengths = lengths.to(x.device)[:, None]
-        real = position < lengths
-        # step t of the reversed utterance is step length-1-t; padded steps stay in place
-        reverse = torch.where(real, lengths - 1 - position, position)
+        real = position < lengths.to(x.device)[:, None]
         if self.conv is not None:
             x = self.conv((x * real[..., None]).transpose(1, 2)).transpose(1, 2)
+        fused = x.is_cuda if self.fused is None else self.fused
+        x = self._fused_layers(x, lengths) if fused else self._layer_by_layer(x, lengths, real)
+        frames = self.head(x[real])
+        return frames.new_zeros(batch, steps, frames.shape[-1]).index_put_((real,), frames)
+
+    def _layer_by_layer(
+        self, x: torch.Tensor, lengths: torch.Tensor, real: torch.Tensor
+    ) -> torch.Tensor:
+        position = torch.arange(x.shape[1], device=x.device)
+        lengths = lengths.to(x.device)[:, None]
+        # step t of the reversed utterance is step length-1-t; padded steps stay in place
+        reverse = torch.where(real, lengths - 1 - position, position)
         for depth, directions in enumerate(self.layers):
             if depth:
                 x = self.dropout(x)
@@ -133,8 +153,46 @@ class SequenceRNN(nn.Module):
             if len(directions) == 2:
                 outputs.append(_flip(directions[1](_flip(x, reverse))[0], reverse))
             x = torch.cat(outputs, dim=-1)
-        frames = self.head(x[real])
-        return frames.new_zeros(batch, steps, frames.shape[-1]).index_put_((real,), frames)
+        return x
+
+    def _fused_layers(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        device = x.device.type
+        if torch.is_autocast_enabled(device) and torch.get_autocast_dtype(device) == torch.bfloat16:
+            # autocast runs cuDNN's RNN in float16 whatever its dtype, and bf16 runs have no loss
+            # scaling to keep float16 gradients from underflowing: the RNN stays float32 (TF32)
+            with torch.autocast(device, enabled=False):
+                return self._fused_layers(x.float(), lengths)
+        fused = self._cudnn_twin.train(self.training)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        with warnings.catch_warnings():
+            # lent weights are not one contiguous block: cuDNN copies them into one (cheap)
+            warnings.filterwarnings("ignore", message="RNN module weights are not part")
+            out, _ = functional_call(fused, self.cudnn_weights(), (packed,))
+        return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
+
+    @cached_property
+    def _cudnn_twin(self) -> nn.LSTM | nn.GRU:
+        """A weightless (meta) multi-layer RNN in cuDNN's layout; functional_call lends it the
+        weights. Kept out of the module tree: it holds no state of its own."""
+        first = self.layers[0][0]
+        return type(first)(
+            first.input_size,
+            first.hidden_size,
+            num_layers=len(self.layers),
+            batch_first=True,
+            bidirectional=len(self.layers[0]) == 2,
+            dropout=self.dropout.p if len(self.layers) > 1 else 0.0,
+            device="meta",
+        )
+
+    def cudnn_weights(self) -> dict[str, torch.Tensor]:
+        """The weights under the names of one multi-layer (bidirectional) nn.LSTM/GRU."""
+        return {
+            name.replace("_l0", f"_l{depth}" + ("_reverse" if direction else "")): weight
+            for depth, directions in enumerate(self.layers)
+            for direction, rnn in enumerate(directions)
+            for name, weight in rnn.named_parameters()
+        }
 
 
 def _flip(x: torch.Tensor, reverse: torch.Tensor) -> torch.Tensor:
