@@ -28,6 +28,7 @@ from typing import Any
 
 import optuna
 import platformdirs
+import torch
 from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -38,6 +39,7 @@ from sweeper.data.corpus import Corpus
 from sweeper.errors import DataError, StudyError
 from sweeper.models import count_parameters
 from sweeper.objective import FINISHED
+from sweeper.placement import describe_device
 from sweeper.predictions import accuracy, predict_utterances, write_predictions
 from sweeper.runner import quiet_libraries
 from sweeper.secrets import mask_url
@@ -45,7 +47,7 @@ from sweeper.servable import example_features, export_classifier
 from sweeper.study_settings import settings_of
 from sweeper.sweep import load_existing_study
 from sweeper.tracking import VAL_ACC_TAG, Champion, Tracker, config_json, context_tags
-from sweeper.train import EpochStats, TrainResult, describe_device, train
+from sweeper.train import EpochStats, TrainResult, train
 
 CONFIG_ATTR = "config"  # the trial user attr holding the exact config it trained
 
@@ -122,7 +124,7 @@ def promote(request: PromoteRequest, console: Console) -> Promotion:
     config = {**chosen.user_attrs[CONFIG_ATTR], "epochs": epochs, "patience": request.patience}
 
     tracker = Tracker(request.tracking_uri, request.study_name)
-    device = describe_device(request.device)
+    device = describe_device(request.device, torch.get_num_threads())
     tags = context_tags(corpus.fingerprint, settings["subset_seed"], device)
     tags["sweeper.storage"] = mask_url(request.storage_url)
     run_id, resumed = _open_run(state, tracker, study, chosen, config, train_all, val_all, tags)

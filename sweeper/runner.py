@@ -84,7 +84,6 @@ def execute(
     from sweeper.objective import TrialContext
     from sweeper.sweep import SweepOptions, Worker, spawn_workers
     from sweeper.tracking import context_tags
-    from sweeper.train import describe_device
     from sweeper.trial_checkpoints import checkpoint_store
 
     quiet_libraries()  # after the imports: importing mlflow sets its own log levels
@@ -112,8 +111,7 @@ def execute(
     if stored is not None and not accept_changes:
         refuse_drift(sf.name, stored, settings)
     version = record(study, settings)
-    threads = int(os.environ.get("SWEEPER_THREADS", 0)) or max(1, (os.cpu_count() or 1) // workers)
-    tags = context_tags(corpus.fingerprint, spec.subset_seed, describe_device(device, threads))
+    tags = context_tags(corpus.fingerprint, spec.subset_seed, device_tag)
     tags["sweeper.storage"] = mask_url(storage_url)
     # Settings a resume may change (paths, the target) are tags; the rest are the parent's params.
     mutable = {"study_file", "data_dir", "target"}
@@ -140,7 +138,6 @@ def execute(
             **tags,
             "sweeper.worker": str(worker_index),
             "sweeper.pid": str(os.getpid()),
-            "sweeper.device": device_tag,  # resolved: which GPU, or how many threads
         },
         target=target,
         device=device,

@@ -39,7 +39,6 @@ __all__ = [
     "GPUOutOfMemoryError",
     "NonFiniteLossError",
     "TrainResult",
-    "describe_device",
     "frame_logits",
     "make_batches",
     "make_optimizer",
@@ -297,18 +296,6 @@ def select_device(device: str = "auto") -> torch.device:
     if chosen.type == "cuda" and (chosen.index or 0) >= torch.cuda.device_count():
         raise DeviceError(f"device {device!r}: this machine has {torch.cuda.device_count()} GPU(s)")
     return chosen
-
-
-def describe_device(device: str, threads: int | None = None) -> str:
-    """What `device` resolves to here, as runs record it: `cuda:0 (NVIDIA H200)`, `cpu (2
-    threads)`."""
-    dev = select_device(device)
-    if dev.type == "cuda":
-        index = dev.index or 0
-        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
-    if dev.type == "cpu":
-        return f"cpu ({threads or torch.get_num_threads()} threads)"
-    return str(dev)
 
 
 @torch.no_grad()

@@ -211,7 +211,7 @@ def test_the_parent_run_holds_the_study_file_and_provenance(
     child = next(r for r in runs if r.data.tags.get("sweeper.role") != "parent")
     assert child.data.metrics["peak_rss_mb"] > 50  # torch alone holds more
     for run in (parent, child):  # the device that trained, not the flag's `auto`
-        assert run.data.tags["sweeper.device"].startswith("cpu (")
+        assert run.data.tags["sweeper.device"].startswith("cpu, ")
 
 
 @pytest.mark.slow
