@@ -94,7 +94,8 @@ def test_a_killed_trial_resumes_from_its_last_epoch_with_the_same_result(
     proc.communicate(timeout=30)
     lineage_dir = tmp_path / "sweeps.checkpoints" / "durable" / f"trial-{killed.number}"
     done = checkpointed_epochs(lineage_dir)
-    assert 3 <= done < EPOCHS
+    # an epoch is reported before its checkpoint is written, so the kill may fall in between
+    assert 2 <= done < EPOCHS
 
     sweeper(*args, cwd=tmp_path)  # another worker: finds the dead trial and retries it
     trials = trials_of(sqlite(tmp_path), "durable")
@@ -239,7 +240,7 @@ def test_on_postgresql_a_killed_trial_resumes_on_another_machine(
     (retried,) = [t for t in trials if t.system_attrs.get("failed_trial") is not None]
     assert retried.state == TrialState.COMPLETE
     done = retried.user_attrs["resumed_at_epoch"]
-    assert done >= 3
+    assert done >= 2
     assert retried.user_attrs["epochs_trained"] == EPOCHS - done
     assert sorted(retried.intermediate_values) == list(range(1, EPOCHS + 1))
     client = MlflowClient(tracking_uri=mlflow_server)
