@@ -54,10 +54,13 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
         started = time.perf_counter()
         run_id = ""  # until the trial's MLflow run exists
         epochs_run = 0
+        best_yet: dict[str, float] = {}  # a pruned trial's run shows its best too, as COMPLETE's do
 
         def on_epoch(stats: EpochStats) -> None:
             nonlocal epochs_run
             epochs_run = stats.epoch
+            if stats.val_acc > best_yet.get("best_val_acc", -1.0):
+                best_yet.update(best_val_acc=stats.val_acc, best_epoch=stats.epoch)
             ctx.tracker.log_epoch(run_id, stats.epoch, stats.metrics())
             trial.report(stats.val_acc, stats.epoch)
             if trial.should_prune():
@@ -89,7 +92,7 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
             raise  # it has said why
         except optuna.TrialPruned as exc:
             _record_end(trial, started, epochs_run)
-            ctx.tracker.finish(run_id, "PRUNED", str(exc))
+            ctx.tracker.finish(run_id, "PRUNED", str(exc), metrics=best_yet)
             raise
         except BaseException as exc:
             # Every failed trial says why, even one that failed before its run could start.
@@ -125,6 +128,11 @@ def _stand_down_if_surplus(trial: optuna.Trial, target: int) -> int | None:
         raise SurplusTrial(f"the study already has {target} finished or running trials")
     retry_of = next(t for t in trials if t.number == mine).system_attrs.get("failed_trial")
     return None if retry_of is None else int(retry_of)
+
+
+def is_surplus(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether a FAIL trial only stood down because the target was filled (SurplusTrial)."""
+    return str(trial.user_attrs.get(FAIL_REASON, "")).startswith("surplus")
 
 
 def _record_end(trial: optuna.Trial, started: float, epochs_run: int) -> None:

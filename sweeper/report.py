@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import csv
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import optuna
 from optuna.trial import TrialState
+
+from sweeper.progress import study_progress
+
+if TYPE_CHECKING:
+    from sweeper.tracking import Tracker
 
 PLOTS = ("optimization_history", "intermediate_values", "param_importances", "parallel_coordinate")
 
@@ -63,6 +70,21 @@ def write_report(study: optuna.Study, out: Path) -> Report:
             continue
         files += [out / f"{plot}.png", out / f"{plot}.html"]
     return Report(dict(counts), importances, files, skipped)
+
+
+def log_report(study: optuna.Study, tracker: Tracker, parent_id: str, out: Path) -> Report:
+    """`write_report` into `out`, logged on the study's parent run (artifacts/report)."""
+    report = write_report(study, out)
+    tracker.log_dir(parent_id, out, "report")
+    return report
+
+
+def refresh_parent_run(study: optuna.Study, tracker: Tracker, parent_id: str) -> None:
+    """The parent run's final best-so-far curve and trial counts, and the report's plots as its
+    artifacts: refreshed at the end of every run, so a resumed study's include its new trials."""
+    tracker.log_progress(parent_id, study_progress(study.get_trials(deepcopy=False)))
+    with tempfile.TemporaryDirectory(prefix="sweeper-report-") as folder:
+        log_report(study, tracker, parent_id, Path(folder))
 
 
 def _leaderboard_csv(trials: list[optuna.trial.FrozenTrial], path: Path) -> Path:
