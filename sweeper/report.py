@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import tempfile
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,10 +57,15 @@ def write_report(study: optuna.Study, out: Path) -> Report:
             skipped.setdefault(plot, "needs complete trials")
             continue
         try:
-            axes = getattr(vis_mpl, f"plot_{plot}")(study)
-            figure = (axes.flat[0] if hasattr(axes, "flat") else axes).figure
-            figure.set_size_inches(10, 6)
-            figure.tight_layout()
+            with warnings.catch_warnings():
+                # Optuna's matplotlib plots are "experimental", and a small figure may miss
+                # tight_layout's margins: neither is news to the reader of `sweeper run`.
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                warnings.filterwarnings("ignore", message="Tight layout not applied")
+                axes = getattr(vis_mpl, f"plot_{plot}")(study)
+                figure = (axes.flat[0] if hasattr(axes, "flat") else axes).figure
+                figure.set_size_inches(10, 6)
+                figure.tight_layout()
             figure.savefig(out / f"{plot}.png", dpi=110)
             plt.close(figure)
             getattr(vis, f"plot_{plot}")(study).write_html(
