@@ -100,7 +100,8 @@ def test_the_printed_page_shows_ranked_trials_and_the_parent_curve(
     print(f"screenshots: {table_png} {charts_png}")
 
     assert "Run Name" in table and "matching runs" in table, table[:2000]
-    assert "Token Usage" not in table  # the GenAI overview's
+    # the model-training view's navigation, not the GenAI view's (Observability, Prompts, ...)
+    assert "Model registry" in table and "Observability" not in table, table[:2000]
     study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{cwd / 'sweeps.db'}")
     value = {f"trial-{t.number}": t.value for t in study.get_trials(deepcopy=False)}
     listed = list(dict.fromkeys(re.findall(r"\btrial-\d+\b", table)))
