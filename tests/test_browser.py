@@ -78,6 +78,7 @@ def render(url: str, screenshot: Path) -> str:
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: Path) -> tuple[Path, str]:
     """(directory, printed page path) after a 3-trial sweep of the tiny corpus."""
+    chromium()  # no sweep for a test that cannot run
     cwd = tmp_path_factory.mktemp("browser")
     write_study(cwd / "tiny.py")
     result = sweeper("run", "tiny.py", "--trials", "3", "--data", tiny_corpus, cwd=cwd)
@@ -89,7 +90,6 @@ def swept(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: Path) -> tuple[
 def test_the_printed_page_shows_ranked_trials_and_the_parent_curve(
     swept: tuple[Path, str],
 ) -> None:
-    chromium()
     cwd, page = swept
     ARTIFACTS.mkdir(exist_ok=True)
     table_png, charts_png = ARTIFACTS / "mlflow-runs.png", ARTIFACTS / "mlflow-charts.png"
