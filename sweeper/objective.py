@@ -65,10 +65,13 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
         run_id = ""  # until the trial's MLflow run exists
         epochs_run = 0
         trained = 0  # epochs this attempt trained (a resumed trial ran the others before)
+        best_yet: dict[str, float] = {}  # a pruned trial's run shows its best too, as COMPLETE's do
 
         def on_epoch(stats: EpochStats) -> None:
             nonlocal epochs_run, trained
             epochs_run, trained = stats.epoch, trained + 1
+            if stats.val_acc > best_yet.get("best_val_acc", -1.0):
+                best_yet.update(best_val_acc=stats.val_acc, best_epoch=stats.epoch)
             ctx.tracker.log_epoch(run_id, stats.epoch, stats.metrics())
             trial.report(stats.val_acc, stats.epoch)
             if trial.should_prune():
@@ -105,7 +108,7 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
             raise  # it has said why
         except optuna.TrialPruned as exc:
             _record_end(trial, started, epochs_run, trained)
-            ctx.tracker.finish(run_id, "PRUNED", str(exc), metrics=peak.metrics())
+            ctx.tracker.finish(run_id, "PRUNED", str(exc), metrics={**best_yet, **peak.metrics()})
             raise
         except BaseException as exc:
             # Every failed trial says why, even one that failed before its run could start.
@@ -161,6 +164,11 @@ def _resume(
         trial.set_user_attr(RESUMED_AT, len(history))
         ctx.tracker.set_tags(run_id, {"sweeper.resumed": f"trial {root}, epoch {len(history)}"})
     return directory, lambda: store.publish(root), len(history)
+
+
+def is_surplus(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether a FAIL trial only stood down because the target was filled (SurplusTrial)."""
+    return str(trial.user_attrs.get(FAIL_REASON, "")).startswith("surplus")
 
 
 def _record_end(trial: optuna.Trial, started: float, epochs_run: int, trained: int) -> None:

@@ -46,7 +46,7 @@ from sweeper.secrets import mask_url
 from sweeper.servable import example_features, export_classifier
 from sweeper.study_settings import settings_of
 from sweeper.sweep import load_existing_study
-from sweeper.tracking import VAL_ACC_TAG, Champion, Tracker, config_json, context_tags
+from sweeper.tracking import RUN_ATTR, VAL_ACC_TAG, Champion, Tracker, config_json, context_tags
 from sweeper.train import EpochStats, TrainResult, train
 
 CONFIG_ATTR = "config"  # the trial user attr holding the exact config it trained
@@ -93,6 +93,7 @@ class Promotion:
     predictions: Path
     champion: Champion
     rechecks: list[Recheck]
+    experiment_id: str  # the study's MLflow experiment
 
 
 def promote(request: PromoteRequest, console: Console) -> Promotion:
@@ -175,6 +176,7 @@ def promote(request: PromoteRequest, console: Console) -> Promotion:
         predictions=request.out,
         champion=champion,
         rechecks=rechecks,
+        experiment_id=tracker.experiment_id,
     )
 
 
@@ -404,15 +406,24 @@ def _register(
     corpus: Corpus,
 ) -> Champion:
     name = request.register_as or request.study_name
+    source_run = trial.user_attrs.get(RUN_ATTR, "")
     version_tags = {
         VAL_ACC_TAG: repr(result.best_val_acc),
         "sweeper.study": request.study_name,
         "sweeper.trial": str(trial.number),
+        "sweeper.source_run_id": source_run,
         "sweeper.dataset_fingerprint": corpus.fingerprint,
     }
     if test_acc is not None:
         version_tags["test_acc"] = repr(test_acc)
-    version = tracker.log_model(run_id, program, example_features(), name, version_tags)
+    # the model's page says where the version came from, with no need to read its tags
+    description = (
+        f"Trial {trial.number} of study {request.study_name!r} (its sweep run {source_run}), "
+        f"retrained on the full data in run {run_id}: val_acc {result.best_val_acc:.4f}."
+    )
+    version = tracker.log_model(
+        run_id, program, example_features(), name, version_tags, description
+    )
     champion = tracker.crown_if_better(name, version, result.best_val_acc)
     tracker.set_tags(
         run_id,

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import csv
+import tempfile
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import optuna
 from optuna.trial import TrialState
+
+from sweeper.progress import study_progress
+
+if TYPE_CHECKING:
+    from sweeper.tracking import Tracker
 
 PLOTS = ("optimization_history", "intermediate_values", "param_importances", "parallel_coordinate")
 
@@ -49,10 +57,15 @@ def write_report(study: optuna.Study, out: Path) -> Report:
             skipped.setdefault(plot, "needs complete trials")
             continue
         try:
-            axes = getattr(vis_mpl, f"plot_{plot}")(study)
-            figure = (axes.flat[0] if hasattr(axes, "flat") else axes).figure
-            figure.set_size_inches(10, 6)
-            figure.tight_layout()
+            with warnings.catch_warnings():
+                # Optuna's matplotlib plots are "experimental", and a small figure may miss
+                # tight_layout's margins: neither is news to the reader of `sweeper run`.
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                warnings.filterwarnings("ignore", message="Tight layout not applied")
+                axes = getattr(vis_mpl, f"plot_{plot}")(study)
+                figure = (axes.flat[0] if hasattr(axes, "flat") else axes).figure
+                figure.set_size_inches(10, 6)
+                figure.tight_layout()
             figure.savefig(out / f"{plot}.png", dpi=110)
             plt.close(figure)
             getattr(vis, f"plot_{plot}")(study).write_html(
@@ -63,6 +76,21 @@ def write_report(study: optuna.Study, out: Path) -> Report:
             continue
         files += [out / f"{plot}.png", out / f"{plot}.html"]
     return Report(dict(counts), importances, files, skipped)
+
+
+def log_report(study: optuna.Study, tracker: Tracker, parent_id: str, out: Path) -> Report:
+    """`write_report` into `out`, logged on the study's parent run (artifacts/report)."""
+    report = write_report(study, out)
+    tracker.log_dir(parent_id, out, "report")
+    return report
+
+
+def refresh_parent_run(study: optuna.Study, tracker: Tracker, parent_id: str) -> None:
+    """The parent run's final best-so-far curve and trial counts, and the report's plots as its
+    artifacts: refreshed at the end of every run, so a resumed study's include its new trials."""
+    tracker.log_progress(parent_id, study_progress(study.get_trials(deepcopy=False)))
+    with tempfile.TemporaryDirectory(prefix="sweeper-report-") as folder:
+        log_report(study, tracker, parent_id, Path(folder))
 
 
 def _leaderboard_csv(trials: list[optuna.trial.FrozenTrial], path: Path) -> Path:

@@ -82,6 +82,7 @@ def execute(
 
     from sweeper.live import Board, leaderboard
     from sweeper.objective import TrialContext
+    from sweeper.report import refresh_parent_run
     from sweeper.sweep import SweepOptions, Worker, spawn_workers
     from sweeper.tracking import context_tags
     from sweeper.trial_checkpoints import checkpoint_store
@@ -175,10 +176,13 @@ def execute(
         finally:
             _reap(procs, logs, console)
             worker.close_parent(outcome)
+    refresh_parent_run(study, worker.tracker, parent)
     console.print(leaderboard(study.get_trials(deepcopy=False)))
     if outcome == "timeout":
         console.print(f"[yellow]--timeout reached[/]: run again to continue towards {target}.")
-    console.print(next_steps(sf.name, storage_url, tracking))
+    console.print(
+        next_steps(sf.name, storage_url, tracking, worker.tracker.experiment_id), soft_wrap=True
+    )
     return 0
 
 
@@ -232,18 +236,13 @@ def _reap(procs: list[subprocess.Popen[bytes]], logs: list[Any], console: Consol
             console.print(f"[red]worker exited with {proc.returncode}[/]: {' '.join(tail)}")
 
 
-def next_steps(name: str, storage_url: str, tracking_uri: str) -> str:
+def next_steps(name: str, storage_url: str, tracking_uri: str, experiment_id: str) -> str:
     from sweeper.secrets import mask_url
+    from sweeper.tracking import where_to_look
 
-    if tracking_uri.startswith(("http://", "https://")):
-        ui = f"open {mask_url(tracking_uri)}"
-    elif tracking_uri == "sqlite:///mlflow.db":
-        ui = "mlflow ui"
-    else:
-        ui = f"mlflow ui --backend-store-uri {mask_url(tracking_uri)}"
     return (
         "[bold]Next:[/]\n"
-        f"  {ui}    # every trial: params, curves, artifacts\n"
+        f"  {where_to_look(tracking_uri, experiment_id)}   # the study's runs, ranked\n"
         f"  optuna-dashboard {mask_url(storage_url)}\n"
         f"  sweeper report {name}       # importances and plots\n"
         f"  sweeper promote {name}      # best trial -> full run, registry, predictions.csv"

@@ -24,6 +24,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sweeper.errors import StudyError
 from sweeper.objective import FAIL_REASON, FINISHED, TrialContext, make_objective
 from sweeper.placement import Placement
+from sweeper.progress import study_progress
 from sweeper.samplers import TrialSeededSampler
 from sweeper.secrets import mask_text
 from sweeper.storage import storage_lock
@@ -128,9 +129,12 @@ class Worker:
         self.study = open_study(opts, self._on_stale)
         self.tracker = Tracker(opts.tracking_uri, opts.name)
         self._last: FrozenTrial | None = None
+        self._parent = ""  # the study's parent run, known once `run` starts
 
-    def _remember(self, _study: optuna.Study, trial: FrozenTrial) -> None:
+    def _remember(self, study: optuna.Study, trial: FrozenTrial) -> None:
         self._last = trial
+        # the parent run's best-so-far curve and counts, from every worker's trials
+        self.tracker.log_progress(self._parent, study_progress(study.get_trials(deepcopy=False)))
 
     def _on_stale(self, study: optuna.Study, trial: FrozenTrial) -> None:
         """A trial whose worker stopped sending heartbeats (now re-queued): close its run."""
@@ -148,6 +152,7 @@ class Worker:
         objective = make_objective(context)
         with storage_lock(self.opts.storage_url, f"trial slots of {self.opts.name}"):
             requeue_interrupted(self.study)
+        self._parent = context.parent_run_id
         deadline = None if self.opts.timeout is None else time.monotonic() + self.opts.timeout
         failures = 0
         # a failed trial is logged by Optuna with its traceback; sweeper prints one line instead

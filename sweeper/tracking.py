@@ -8,6 +8,7 @@ workers, on any machine, nest under the same parent.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import sqlite3
@@ -39,12 +40,21 @@ if TYPE_CHECKING:
     import optuna
     import torch
 
+    from sweeper.progress import StudyProgress
+
+_logger = logging.getLogger(__name__)
+
 PARENT_ATTR = "mlflow_parent_run_id"
 RUN_ATTR = "mlflow_run_id"
 STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
 _MAX_TAG = 5000  # MLflow caps tag values; failure reasons can be long tracebacks
 CHAMPION = "champion"  # the registry alias of the best promoted version
 VAL_ACC_TAG = "val_acc"  # on each registered version: what the champion is compared on
+# MLflow 3's UI opens an experiment of no kind in its GenAI view; this kind opens model training.
+KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
+LOCAL_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
+BEST_METRIC = "best_val_acc"  # on trial runs, and on the parent stepped by trial number
+_MAX_METRICS = 1000  # MLflow's per-request metric limit
 MODEL_DESCRIPTION = (
     "Framewise phone classifier. Input: one utterance's features, float32 (frames, 39). "
     "Output: per-frame logits over the 41 classes, float32 (frames, 41)."
@@ -70,17 +80,18 @@ class Tracker:
 
     def _experiment(self) -> str:
         found = self.client.get_experiment_by_name(self.study_name)
-        if found is not None:
-            if found.lifecycle_stage == "deleted":
-                self.client.restore_experiment(found.experiment_id)
-            return found.experiment_id
-        try:
-            return self.client.create_experiment(self.study_name)
-        except Exception:  # another worker created it between our look and our create
-            found = self.client.get_experiment_by_name(self.study_name)
-            if found is None:
-                raise
-            return found.experiment_id
+        if found is None:
+            try:
+                return self.client.create_experiment(self.study_name, tags={KIND_TAG: KIND})
+            except Exception:  # another worker created it between our look and our create
+                found = self.client.get_experiment_by_name(self.study_name)
+                if found is None:
+                    raise
+        if found.lifecycle_stage == "deleted":
+            self.client.restore_experiment(found.experiment_id)
+        if found.tags.get(KIND_TAG) != KIND:  # made by an older sweeper, or by hand
+            self.client.set_experiment_tag(found.experiment_id, KIND_TAG, KIND)
+        return found.experiment_id
 
     def parent_run(
         self, study: optuna.Study, tags: Mapping[str, str], params: Mapping[str, Any]
@@ -107,6 +118,29 @@ class Tracker:
             self.log_params(chosen, params)
         study.set_user_attr(PARENT_ATTR, chosen)
         return chosen
+
+    def log_progress(self, parent_id: str, progress: StudyProgress) -> None:
+        """The parent's best-so-far curve (the steps not logged yet) and trial counts.
+
+        Every worker calls this as its trials end. A curve point depends only on finished
+        trials, so workers racing with listings of different ages log the same values; the
+        counts are stepped by the number of finished trials, so the latest is the newest.
+        A summary, not a record: when MLflow refuses, the sweep goes on with a warning, and
+        the next trial's end logs what is missing."""
+        try:
+            logged = self.client.get_metric_history(parent_id, BEST_METRIC)
+            last = max((m.step for m in logged), default=-1)
+            now = _now_ms()
+            metrics = [
+                Metric(BEST_METRIC, value, now, step)
+                for step, value in progress.best_so_far.items()
+                if step > last
+            ]
+            metrics += [Metric(k, v, now, progress.finished) for k, v in progress.counts.items()]
+            for start in range(0, len(metrics), _MAX_METRICS):
+                self.client.log_batch(parent_id, metrics=metrics[start : start + _MAX_METRICS])
+        except MlflowException as exc:
+            _logger.warning("the parent run's best_val_acc and counts wait: %s", exc.message)
 
     def reopen(self, run_id: str) -> None:
         self.client.update_run(run_id, status="RUNNING")
@@ -263,6 +297,7 @@ class Tracker:
         example: torch.Tensor,
         registered_name: str,
         version_tags: Mapping[str, str],
+        description: str,
     ) -> str:
         """Log an exported program as the run's PyTorch model, with `example` as its input
         example and signature, register it under `registered_name`; returns the new version.
@@ -303,6 +338,7 @@ class Tracker:
             run_id=run_id,
             tags=dict(version_tags),
             model_id=info.model_id,
+            description=description,
         )
         return str(version.version)
 
@@ -329,6 +365,32 @@ class Champion:
     crowned: bool
     previous_version: str | None
     previous_val_acc: float | None
+
+
+def where_to_look(tracking_uri: str, experiment_id: str) -> str:
+    """How to open a study's runs in MLflow's model-training view: the page's URL, after the
+    `mlflow ui` command that serves it for a database store (one line; passwords masked).
+
+    Ranked by best_val_acc: sorted by anything but start time, the UI lists the trials
+    themselves, not one collapsed parent run."""
+    from urllib.parse import urlencode
+
+    from sweeper.secrets import mask_url
+
+    query = urlencode(
+        {
+            "workflowType": "machine_learning",
+            "orderByKey": f"metrics.`{BEST_METRIC}`",
+            "orderByAsc": "false",
+        }
+    )
+    page = f"#/experiments/{experiment_id}/runs?{query}"
+    if tracking_uri.startswith(("http://", "https://")):
+        return f"open {mask_url(tracking_uri).rstrip('/')}/{page}"
+    serve = "mlflow ui"
+    if tracking_uri != "sqlite:///mlflow.db":  # what `mlflow ui` reads with no arguments
+        serve += f" --backend-store-uri {mask_url(tracking_uri)}"
+    return f"run `{serve}`, then open {LOCAL_UI}/{page}"
 
 
 def context_tags(fingerprint: str, subset_seed: int, device: str) -> dict[str, str]:

@@ -126,6 +126,8 @@ def test_compare_logs_its_outputs_on_the_parent_run(compared: Path) -> None:
     downloaded = client.download_artifacts(parent.info.run_id, "compare/comparison.csv")
     local = compared / "sweeper-reports" / "grid-compare" / "comparison.csv"
     assert Path(downloaded).read_text() == local.read_text()
+    page = f"#/experiments/{parent.info.experiment_id}/runs?workflowType=machine_learning"
+    assert f"then open http://127.0.0.1:5000/{page}" in (compared / "stdout.txt").read_text()
 
 
 def test_compare_refuses_a_study_that_is_not_a_comparison_grid(

@@ -26,8 +26,10 @@ from mlflow.tracking import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.engine import make_url
 
+from sweeper.secrets import mask_url
 from tests.cli import sweeper
 from tests.fixtures.services import PostgresCluster, fresh_database
+from tests.test_run import assert_best_so_far_curve
 
 T = TypeVar("T")
 
@@ -239,6 +241,9 @@ def test_one_parent_run_and_a_closed_child_run_per_trial(sweep: Sweep) -> None:
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert run.data.tags["sweeper.state"] == trial.state.name
     assert {r.info.status for r in runs} <= {"FINISHED", "KILLED", "FAILED"}
+    # workers on three machines logged the parent's best-so-far curve as their trials ended
+    client = MlflowClient(tracking_uri=sweep.tracking)
+    assert_best_so_far_curve(client, parent.info.run_id, found)
 
 
 def test_a_killed_workers_trial_fails_and_is_retried_with_the_same_params(sweep: Sweep) -> None:
@@ -261,6 +266,7 @@ def test_a_killed_workers_trial_fails_and_is_retried_with_the_same_params(sweep:
 def test_passwords_never_show_in_output_runs_or_study(sweep: Sweep) -> None:
     assert DB_PASSWORD not in sweep.output and TRACKING_PASSWORD not in sweep.output
     assert "postgres:***@127.0.0.1" in sweep.output  # the URL is shown, masked
+    assert f"open {mask_url(sweep.tracking)}/#/experiments/" in sweep.output  # the runs' page
 
     records = []
     for run in all_runs(sweep.tracking, "dist"):

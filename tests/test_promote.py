@@ -114,6 +114,24 @@ def test_promote_retrains_the_best_rechecked_trial_on_the_full_split(
     assert model.saved_input_example_info is not None
 
 
+def test_the_model_version_links_back_to_its_trial_and_study(
+    swept: Path, first: subprocess.CompletedProcess[str]
+) -> None:
+    client = registry(swept)
+    [run] = promote_runs(swept)
+    trial = run.data.tags["sweeper.source_trial"]
+    source_run = run.data.tags["sweeper.source_run_id"]
+    assert run.data.tags["sweeper.study"] == STUDY
+    version = client.get_model_version(STUDY, "1")
+    assert version.tags["sweeper.source_run_id"] == source_run
+    # on the model's page: which trial of which study, and both runs
+    assert f"Trial {trial} of study {STUDY!r}" in version.description
+    assert source_run in version.description and run.info.run_id in version.description
+    experiment = client.get_experiment_by_name(STUDY).experiment_id
+    page = f"http://127.0.0.1:5000/#/experiments/{experiment}/runs?workflowType=machine_learning"
+    assert page in first.stdout
+
+
 def test_the_csv_has_one_row_per_test_frame_in_split_order(
     swept: Path, first: subprocess.CompletedProcess[str], tiny_corpus: Path
 ) -> None:

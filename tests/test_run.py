@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from contextlib import closing
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.cli import start_sweeper, sweeper
+from tests.fixtures.services import free_port
 
 STUDY = """
 import optuna
@@ -147,6 +149,93 @@ def test_optuna_cli_reads_the_study(swept: Path) -> None:
     assert len(rows) == 4 and {row["state"] for row in rows} == {"COMPLETE"}
 
 
+def test_optuna_dashboard_serves_the_study(swept: Path) -> None:
+    # as the README says: from the sweep's directory, given the storage URL; its plain WSGI
+    # server, as gunicorn (its default when installed) keeps a control socket in $HOME
+    dashboard = Path(sys.executable).with_name("optuna-dashboard")
+    port = free_port()
+    address = ["--host=127.0.0.1", f"--port={port}", "--server=wsgiref"]
+    process = subprocess.Popen(
+        [dashboard, "sqlite:///sweeps.db", *address],
+        cwd=swept,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        studies = wait_for_json(f"http://127.0.0.1:{port}/api/studies", process)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    [summary] = studies["study_summaries"]
+    assert summary["study_name"] == "tiny" and summary["directions"] == ["maximize"]
+
+
+def wait_for_json(url: str, process: subprocess.Popen[bytes]) -> dict:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return json.load(response)
+        except OSError as exc:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise AssertionError(f"{url}: {exc}; {process.communicate()[1]!r}") from exc
+            time.sleep(0.5)
+
+
+def running_best(trials: list[optuna.trial.FrozenTrial]) -> dict[int, float]:
+    """Trial number -> the best COMPLETE value up to it (from the first COMPLETE trial on)."""
+    best, curve = None, {}
+    for trial in sorted(trials, key=lambda t: t.number):
+        if trial.state.name == "COMPLETE":
+            best = trial.value if best is None else max(best, trial.value)
+        if best is not None:
+            curve[trial.number] = best
+    return curve
+
+
+def assert_best_so_far_curve(client: MlflowClient, parent_id: str, trials: list) -> None:
+    """The parent's best_val_acc: a point per trial number, each the best up to it (workers
+    racing may log a point twice, with the same value)."""
+    history = client.get_metric_history(parent_id, "best_val_acc")
+    expected = running_best(trials)
+    assert {m.step for m in history} == set(expected)
+    for point in history:
+        assert point.value == pytest.approx(expected[point.step]), point
+
+
+def test_the_parent_run_tells_the_study_story(swept: Path) -> None:
+    client, [parent], children = mlflow_runs(swept, "tiny")
+    experiment = client.get_experiment_by_name("tiny")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    trials = trials_of(swept, "tiny")
+    assert_best_so_far_curve(client, parent.info.run_id, trials)
+    counts = {k: v for k, v in parent.data.metrics.items() if k.startswith("trials_")}
+    assert counts == {"trials_complete": 4, "trials_pruned": 0, "trials_failed": 0}
+    logged = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
+    for plot in ("optimization_history", "param_importances", "parallel_coordinate"):
+        assert f"report/{plot}.png" in logged and f"report/{plot}.html" in logged
+    assert "report/intermediate_values.png" in logged
+    digest = parent.data.tags["sweeper.study_file_sha256"]
+    study_file = client.download_artifacts(parent.info.run_id, f"study/{digest[:12]}/tiny.py")
+    assert Path(study_file).read_text() == (swept / "tiny.py").read_text()
+    # each trial's run carries what the runs table sorts and filters on
+    by_name = {r.info.run_name: r for r in children}
+    for trial in trials:
+        run = by_name[f"trial-{trial.number}"]
+        assert run.data.metrics["best_val_acc"] == pytest.approx(trial.value)
+    ranked = client.search_runs(
+        [experiment.experiment_id],
+        filter_string="tags.`sweeper.state` = 'COMPLETE'",
+        order_by=["metrics.best_val_acc DESC"],
+    )
+    best = sorted(trials, key=lambda t: t.value, reverse=True)
+    assert [r.data.metrics["best_val_acc"] for r in ranked] == pytest.approx(
+        [t.value for t in best]
+    )
+
+
 def test_resume_continues_to_the_new_target_under_one_parent(
     swept: Path, tmp_path: Path, tiny_corpus: Path
 ) -> None:
@@ -155,8 +244,13 @@ def test_resume_continues_to_the_new_target_under_one_parent(
     shutil.copytree(swept / "mlruns", tmp_path / "mlruns", dirs_exist_ok=True)
     sweeper("run", "tiny.py", "--trials", "6", "--data", tiny_corpus, cwd=tmp_path)
     assert states(trials_of(tmp_path, "tiny")) == ["COMPLETE"] * 6
-    _, parents, children = mlflow_runs(tmp_path, "tiny")
+    client, parents, children = mlflow_runs(tmp_path, "tiny")
     assert len(parents) == 1 and len(children) == 6
+    # the parent's curve, counts and plots now include the resumed trials
+    assert_best_so_far_curve(client, parents[0].info.run_id, trials_of(tmp_path, "tiny"))
+    assert parents[0].data.metrics["trials_complete"] == 6
+    board = client.download_artifacts(parents[0].info.run_id, "report/leaderboard.csv")
+    assert len(Path(board).read_text().splitlines()) == 1 + 6
     # the target is reached: running again adds nothing
     sweeper("run", "tiny.py", "--trials", "6", "--data", tiny_corpus, cwd=tmp_path)
     assert len(trials_of(tmp_path, "tiny")) == 6
@@ -184,9 +278,14 @@ def test_the_pruner_prunes_hopeless_trials(tmp_path: Path, tiny_corpus: Path) ->
     sweeper("run", "prune.py", "--trials", "4", "--data", tiny_corpus, cwd=tmp_path)
     trials = trials_of(tmp_path, "prune")
     assert states(trials) == ["COMPLETE", "COMPLETE", "PRUNED", "PRUNED"]
-    _, _, children = mlflow_runs(tmp_path, "prune")
+    client, [parent], children = mlflow_runs(tmp_path, "prune")
     pruned = [r for r in children if r.data.tags["sweeper.state"] == "PRUNED"]
     assert len(pruned) == 2 and {r.info.status for r in pruned} == {"KILLED"}
+    for run in pruned:  # sortable with the COMPLETE ones: their best epoch's val_acc
+        history = client.get_metric_history(run.info.run_id, "val_acc")
+        assert run.data.metrics["best_val_acc"] == max(m.value for m in history)
+    assert parent.data.metrics["trials_pruned"] == 2
+    assert parent.data.metrics["trials_complete"] == 2
     assert all(t.user_attrs["epochs_run"] < 3 for t in trials if t.state.name == "PRUNED")
 
 
@@ -272,13 +371,15 @@ def test_three_workers_share_one_sqlite_study(tmp_path: Path, tiny_corpus: Path)
     assert states(trials) == ["COMPLETE"] * 6, reasons
     workers = {t.user_attrs["mlflow_run_id"] for t in trials}
     assert len(workers) == 6
-    _, parents, children = mlflow_runs(tmp_path, "parallel")
+    client, parents, children = mlflow_runs(tmp_path, "parallel")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     assert len(children) == 6 and {r.info.status for r in children} == {"FINISHED"}
     assert len({r.data.tags["sweeper.worker"] for r in children}) > 1
     # each worker process started with its share of the cores, and every trial says so
     threads = max(1, (os.cpu_count() or 1) // 3)
     assert {r.data.tags["sweeper.device"] for r in children} == {f"cpu, {threads} threads"}
+    # three workers logged the parent's curve as their trials ended, in whatever order
+    assert_best_so_far_curve(client, parents[0].info.run_id, trials)
 
 
 GRID_STUDY = """

@@ -42,7 +42,7 @@ def compare(
     from sweeper.errors import StudyError
     from sweeper.storage import resolve_storage_url, resolve_tracking_uri
     from sweeper.sweep import load_existing_study
-    from sweeper.tracking import PARENT_ATTR, Tracker
+    from sweeper.tracking import PARENT_ATTR, Tracker, where_to_look
 
     study = load_existing_study(study_name, resolve_storage_url(storage))
     tracking = resolve_tracking_uri(tracking_uri)
@@ -72,3 +72,6 @@ def compare(
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     console.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
     console.print(f"logged them on MLflow run {parent} (artifacts/compare)", highlight=False)
+    console.print(
+        f"MLflow: {where_to_look(tracking, tracker.experiment_id)}", highlight=False, soft_wrap=True
+    )

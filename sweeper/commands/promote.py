@@ -65,6 +65,7 @@ def promote(
     from sweeper.promote import promote as run_promotion
     from sweeper.secrets import mask_logging
     from sweeper.storage import resolve_storage_url, resolve_tracking_uri
+    from sweeper.tracking import where_to_look
 
     storage_url = resolve_storage_url(storage)
     tracking = resolve_tracking_uri(tracking_uri)
@@ -93,6 +94,11 @@ def promote(
         console.print(recheck_table(promotion.rechecks, promotion.trial))
     console.print(summary_table(promotion))
     console.print(champion_line(promotion), highlight=False)
+    console.print(
+        f"MLflow: {where_to_look(tracking, promotion.experiment_id)}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def score(

@@ -29,14 +29,20 @@ def report(
     Example: sweeper report quick
     """
     from sweeper.live import leaderboard
-    from sweeper.report import write_report
+    from sweeper.report import log_report, write_report
     from sweeper.storage import resolve_storage_url, resolve_tracking_uri
     from sweeper.sweep import load_existing_study
-    from sweeper.tracking import PARENT_ATTR, Tracker
+    from sweeper.tracking import PARENT_ATTR, Tracker, where_to_look
 
     study = load_existing_study(study_name, resolve_storage_url(storage))
     folder = out or Path("sweeper-reports") / study_name
-    result = write_report(study, folder)
+    parent = study.user_attrs.get(PARENT_ATTR)
+    tracking = resolve_tracking_uri(tracking_uri)
+    tracker = Tracker(tracking, study_name) if parent else None
+    if tracker is not None:
+        result = log_report(study, tracker, parent, folder)
+    else:
+        result = write_report(study, folder)
     console.print(leaderboard(study.get_trials(deepcopy=False)))
     counts = " · ".join(f"{state.lower()} {n}" for state, n in sorted(result.counts.items()))
     console.print(f"trials: {counts or 'none'}")
@@ -49,10 +55,13 @@ def report(
         console.print(table)
     for plot, why in result.skipped.items():
         console.print(f"[yellow]skipped {plot}[/]: {why}", highlight=False)
-    parent = study.user_attrs.get(PARENT_ATTR)
-    if parent:
-        Tracker(resolve_tracking_uri(tracking_uri), study_name).log_dir(parent, folder, "report")
+    if tracker is not None:
         console.print(f"logged {len(result.files)} files on MLflow run {parent} (artifacts/report)")
+        console.print(
+            f"MLflow: {where_to_look(tracking, tracker.experiment_id)}",
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(f"wrote {folder}/")
 
 
