@@ -16,7 +16,8 @@ import optuna
 import torch
 
 from sweeper.data import Split
-from sweeper.models import count_parameters
+from sweeper.errors import StudyFileError
+from sweeper.models import ConfigError, count_parameters, resolve_config
 from sweeper.secrets import mask_text
 from sweeper.studyfile import StudyFile, call_search_space
 from sweeper.tracking import RUN_ATTR, Tracker, config_json
@@ -46,7 +47,19 @@ class TrialContext:
 
 
 def trial_config(study_file: StudyFile, trial: optuna.Trial) -> dict[str, Any]:
-    return {"epochs": study_file.spec.epochs, **call_search_space(study_file, trial)}
+    """The trial's config, validated. A problem no sampled value can cure (an unknown key, a
+    bad constant) is a StudyFileError, which stops the sweep; a bad value of a parameter the
+    trial sampled fails this trial only."""
+    config = {"epochs": study_file.spec.epochs, **call_search_space(study_file, trial)}
+    try:
+        resolve_config(config)
+    except ConfigError as exc:
+        if exc.unknown or set(exc.invalid) - set(trial.params):
+            raise StudyFileError(
+                f"{study_file.path}: {exc}, the same in every trial: fix the search space"
+            ) from None
+        raise
+    return config
 
 
 def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
