@@ -54,6 +54,7 @@ def execute(
         raise StudyError(f"--sampler grid: {study_file} defines no `grid` in its StudySpec")
     if heartbeat >= grace:
         raise StudyError(f"--grace ({grace}s) must be longer than --heartbeat ({heartbeat}s)")
+    check_workers(workers, console if worker_index == 0 else None)
     target = trials or spec.default_trials
     storage_url = resolve_storage_url(storage)
     tracking = resolve_tracking_uri(tracking_uri)
@@ -160,6 +161,28 @@ def execute(
         console.print(f"[yellow]--timeout reached[/]: run again to continue towards {target}.")
     console.print(next_steps(sf.name, storage_url, tracking))
     return 0
+
+
+# Workers past the core count only share the cores (and each holds torch, the subset and its
+# database connections); a few per core still pay off when trials wait on a GPU or the database.
+# Past this many per core, the number is a typo.
+MAX_WORKERS_PER_CORE = 4
+
+
+def check_workers(workers: int, console: Console | None) -> None:
+    """Refuse --workers past MAX_WORKERS_PER_CORE per core; warn past one per core."""
+    cores = os.cpu_count() or 1
+    if workers > MAX_WORKERS_PER_CORE * cores:
+        raise StudyError(
+            f"--workers {workers}: at most {MAX_WORKERS_PER_CORE * cores} on this machine "
+            f"({MAX_WORKERS_PER_CORE} per CPU core, {cores} cores)"
+        )
+    if workers > cores and console is not None:
+        console.print(
+            f"[yellow]warning:[/] --workers {workers} is more than this machine's {cores} CPU "
+            "cores: the workers share them, so each trial runs slower",
+            highlight=False,
+        )
 
 
 def quiet_libraries() -> None:

@@ -276,6 +276,20 @@ def test_three_workers_share_one_sqlite_study(tmp_path: Path, tiny_corpus: Path)
     assert len({r.data.tags["sweeper.worker"] for r in children}) > 1
 
 
+def test_more_workers_than_cores_are_warned_about_and_still_sweep(
+    tmp_path: Path, tiny_corpus: Path
+) -> None:
+    write_study(tmp_path / "crowded.py", epochs=1)
+    workers = (os.cpu_count() or 1) + 1
+    result = sweeper(
+        "run", "crowded.py", "--trials", "1", "--workers", str(workers), "--data", tiny_corpus,
+        cwd=tmp_path,
+    )  # fmt: skip
+    warning = f"warning: --workers {workers} is more than this machine's {workers - 1} CPU cores"
+    assert result.stderr.count(warning) == 1, result.stderr
+    assert states(trials_of(tmp_path, "crowded")) == ["COMPLETE"]
+
+
 GRID_STUDY = """
 import optuna
 from sweeper.studyfile import StudySpec
