@@ -19,6 +19,7 @@ from sweeper.data import Split
 from sweeper.errors import StudyFileError
 from sweeper.models import ConfigError, count_parameters, resolve_config
 from sweeper.secrets import mask_text
+from sweeper.storage import FAIL_REASON
 from sweeper.studyfile import StudyFile, call_search_space
 from sweeper.tracking import RUN_ATTR, Tracker, config_json
 from sweeper.train import EpochStats, train
@@ -26,7 +27,6 @@ from sweeper.train import EpochStats, train
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 # Trials holding a slot of the budget; WAITING: a dead worker's trial re-queued for retry.
 UNDER_WAY = (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)
-FAIL_REASON = "fail_reason"
 
 
 class SurplusTrial(Exception):

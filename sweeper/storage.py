@@ -33,6 +33,8 @@ DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 STORAGE_ENV = "SWEEPER_STORAGE"
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
 
+FAIL_REASON = "fail_reason"  # the user attr saying why a trial failed
+
 # An unreachable PostgreSQL host should fail in seconds, not after the TCP timeout.
 POSTGRES_CONNECT_TIMEOUT_S = 10
 
@@ -106,8 +108,9 @@ def open_storage(
 
     Running trials send a heartbeat every `heartbeat_interval` seconds; a trial silent for
     `grace_period` seconds (its worker was killed) is marked FAIL by the next worker that asks
-    for a trial, and re-queued with the same parameters up to `max_retry` times; `on_stale`
-    then hears of the failed trial (to close its tracking run, say). SQLite gets a busy timeout
+    for a trial, and re-queued with the same parameters up to `max_retry` times; its
+    FAIL_REASON says so and names the retry; `on_stale` then hears of the failed trial (to close
+    its tracking run, say). SQLite gets a busy timeout
     and write-ahead logging so local worker processes do not fail on locks; with other
     databases, workers wait out a restart (see `sweeper.outage`).
     """
@@ -130,6 +133,26 @@ def open_storage(
 
             def stale(study: optuna.Study, trial: FrozenTrial) -> None:
                 retry(study, trial)
+                # From the storage itself: the study's cache would keep the failed trial as it
+                # reads now, without the reason set below.
+                study_id = storage.get_study_id_from_name(study.study_name)
+                retried = next(
+                    (
+                        t.number
+                        for t in storage.get_all_trials(study_id, deepcopy=False)
+                        if t.system_attrs.get("retry_history", [])[-1:] == [trial.number]
+                    ),
+                    None,
+                )
+                then = (
+                    f"retried as trial {retried}"
+                    if retried is not None
+                    else f"not retried: its parameters have failed {max_retry + 1} times"
+                )
+                reason = f"worker stopped sending heartbeats; {then} (none for {grace_period}s)"
+                trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+                storage.set_ended_trial_user_attr(trial_id, FAIL_REASON, reason)
+                trial.user_attrs[FAIL_REASON] = reason
                 if on_stale is not None:
                     on_stale(study, trial)
 

@@ -131,8 +131,7 @@ class Worker:
         """A trial whose worker stopped sending heartbeats (now re-queued): close its run."""
         run_id = trial.user_attrs.get(RUN_ATTR)
         if run_id:
-            reason = f"worker lost: no heartbeat for {self.opts.grace_period}s; retried"
-            self.tracker.finish(run_id, "FAIL", reason)
+            self.tracker.finish(run_id, "FAIL", trial.user_attrs[FAIL_REASON])
 
     def run(self, context: TrialContext) -> str:
         """Run trials; returns why it stopped: 'done', 'timeout' or raises KeyboardInterrupt."""

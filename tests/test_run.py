@@ -352,4 +352,9 @@ def test_a_killed_workers_trial_is_retried_with_the_same_params(
     client, parents, children = mlflow_runs(tmp_path, "killed")
     lost = client.get_run(killed.user_attrs["mlflow_run_id"])
     assert lost.info.status == "FAILED" and "heartbeat" in lost.data.tags["sweeper.failure"]
+    # both stores say why, and where the work went
+    reason = f"worker stopped sending heartbeats; retried as trial {retried[0].number}"
+    assert killed.user_attrs["fail_reason"].startswith(reason)
+    assert lost.data.tags["sweeper.failure"] == killed.user_attrs["fail_reason"]
+    assert "fail_reason" not in retried[0].user_attrs
     assert {r.info.status for r in [*parents, *children]} <= {"FINISHED", "FAILED"}

@@ -159,8 +159,15 @@ HANGING_WORKER = textwrap.dedent(
 )
 
 
-def test_killed_worker_trial_fails_and_is_retried_with_same_params(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/sweeps.db"
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_killed_worker_trial_fails_and_is_retried_with_same_params(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path}/sweeps.db"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
     stale: list[int] = []
     storage = open_storage(url, **HEARTBEAT, on_stale=lambda _, trial: stale.append(trial.number))
     study = optuna.create_study(storage=storage, study_name="s")
@@ -182,6 +189,11 @@ def test_killed_worker_trial_fails_and_is_retried_with_same_params(tmp_path: Pat
     assert retried.params == killed.params
     assert retried.system_attrs["failed_trial"] == killed.number
     assert stale == [killed.number]
+    assert killed.user_attrs["fail_reason"] == (
+        f"worker stopped sending heartbeats; retried as trial {retried.number} "
+        f"(none for {HEARTBEAT['grace_period']}s)"
+    )
+    assert "fail_reason" not in retried.user_attrs
 
 
 def _state_of_trial(url: str, number: int) -> optuna.trial.TrialState:
