@@ -15,6 +15,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -194,8 +195,14 @@ def _sync_at_checkpoints(dbapi_connection: sqlite3.Connection, _record: Any) -> 
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
+class LockHeld(Exception):
+    """Another process holds the lock that was asked for without waiting."""
+
+
 @contextmanager
-def storage_lock(url: str, name: str) -> Iterator[None]:
+def storage_lock(
+    url: str, name: str, *, wait: bool = True, lock_file: Path | None = None
+) -> Iterator[None]:
     """Hold the lock `name` against every process, on any machine, using the storage `url`.
 
     For the steps that read, then write: creating the study's MLflow parent run, and counting
@@ -203,30 +210,45 @@ def storage_lock(url: str, name: str) -> Iterator[None]:
     workers doing either at the same moment would each write.
     PostgreSQL gives a session-wide advisory lock, released when its connection ends, even if
     the process is killed. A SQLite file is shared only by processes of one machine, which lock
-    its directory. Other databases: no lock.
+    its directory, or `lock_file` when given: a lock held for minutes (a promotion) must not
+    hold up the sweep workers, which take the directory's before each trial. Other databases:
+    `lock_file`, else no lock. With `wait=False`, a lock another process holds raises LockHeld
+    at once.
     """
     parsed = _parse_database_url(url, "--storage")
     database = sqlite_file(parsed)
-    if database is not None:
-        # Not the database file: closing any descriptor of it would drop the POSIX locks that
-        # SQLite holds on it in this process, and let other processes write at the same time.
-        directory = os.open(database.parent, os.O_RDONLY)
+    postgres = parsed.get_backend_name() == "postgresql"
+    if not postgres and (lock_file is not None or database is not None):
+        if lock_file is not None:
+            lock_file.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        else:
+            assert database is not None
+            # Not the database file: closing any descriptor of it would drop the POSIX locks
+            # that SQLite holds on it in this process, and let other processes write at once.
+            descriptor = os.open(database.parent, os.O_RDONLY)
         try:
-            fcntl.flock(directory, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                raise LockHeld(name) from None
             yield
         finally:
-            os.close(directory)  # releases the lock
+            os.close(descriptor)  # releases the lock
         return
-    if parsed.get_backend_name() != "postgresql":
+    if not postgres:
         yield
         return
     key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+    take = "SELECT pg_advisory_lock(:key)" if wait else "SELECT pg_try_advisory_lock(:key)"
     try:
         connection = _lock_engine(url).connect()
-        connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        held = connection.execute(sqlalchemy.text(take), {"key": key}).scalar()
     except sqlalchemy.exc.SQLAlchemyError as exc:
         raise _cannot_open(url, exc) from None
     try:
+        if held is False:
+            raise LockHeld(name)
         yield
     finally:
         # If the database went away meanwhile, so did the lock with the session that held it.
