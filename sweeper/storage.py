@@ -111,9 +111,9 @@ def open_storage(
     `grace_period` seconds (its worker was killed) is marked FAIL by the next worker that asks
     for a trial, and re-queued with the same parameters up to `max_retry` times; its
     FAIL_REASON says so and names the retry; `on_stale` then hears of the failed trial (to close
-    its tracking run, say). SQLite gets a busy timeout
-    and write-ahead logging so local worker processes do not fail on locks; with other
-    databases, workers wait out a restart (see `sweeper.outage`).
+    its tracking run, say). SQLite gets a busy timeout and write-ahead logging so local worker
+    processes do not fail on locks; with other databases, workers wait out a restart (see
+    `sweeper.outage`).
     """
     if heartbeat_interval < 1 or grace_period <= heartbeat_interval:
         raise StudyError(
@@ -134,26 +134,7 @@ def open_storage(
 
             def stale(study: optuna.Study, trial: FrozenTrial) -> None:
                 retry(study, trial)
-                # From the storage itself: the study's cache would keep the failed trial as it
-                # reads now, without the reason set below.
-                study_id = storage.get_study_id_from_name(study.study_name)
-                retried = next(
-                    (
-                        t.number
-                        for t in storage.get_all_trials(study_id, deepcopy=False)
-                        if t.system_attrs.get("retry_history", [])[-1:] == [trial.number]
-                    ),
-                    None,
-                )
-                then = (
-                    f"retried as trial {retried}"
-                    if retried is not None
-                    else f"not retried: its parameters have failed {max_retry + 1} times"
-                )
-                reason = f"worker stopped sending heartbeats; {then} (none for {grace_period}s)"
-                trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
-                storage.set_ended_trial_user_attr(trial_id, FAIL_REASON, reason)
-                trial.user_attrs[FAIL_REASON] = reason
+                _say_why_stale(storage, study, trial, grace_period, max_retry)
                 if on_stale is not None:
                     on_stale(study, trial)
 
@@ -185,6 +166,37 @@ def open_storage(
     else:
         reconnect_patiently(storage.engine, url)
     return storage
+
+
+def _say_why_stale(
+    storage: ResilientRDBStorage,
+    study: optuna.Study,
+    trial: FrozenTrial,
+    grace_period: int,
+    max_retry: int,
+) -> None:
+    """Give a trial just failed for its silent worker (and retried) a FAIL_REASON naming its
+    retry, in the storage and in `trial`."""
+    # From the storage itself: the study's cache would keep the failed trial as it reads now,
+    # without the reason set below.
+    study_id = storage.get_study_id_from_name(study.study_name)
+    retried = next(
+        (
+            t.number
+            for t in storage.get_all_trials(study_id, deepcopy=False)
+            if t.system_attrs.get("retry_history", [])[-1:] == [trial.number]
+        ),
+        None,
+    )
+    then = (
+        f"retried as trial {retried}"
+        if retried is not None
+        else f"not retried: its parameters have failed {max_retry + 1} times"
+    )
+    reason = f"worker stopped sending heartbeats; {then} (none for {grace_period}s)"
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+    storage.set_ended_trial_user_attr(trial_id, FAIL_REASON, reason)
+    trial.user_attrs[FAIL_REASON] = reason
 
 
 def _sync_at_checkpoints(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
