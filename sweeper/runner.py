@@ -171,16 +171,20 @@ MAX_WORKERS_PER_CORE = 4
 
 def check_workers(workers: int, console: Console | None) -> None:
     """Refuse --workers past MAX_WORKERS_PER_CORE per core; warn past one per core."""
-    cores = os.cpu_count() or 1
+    try:
+        # the cores this process may run on: a container's or `taskset`'s share of the machine
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity on macOS
+        cores = os.cpu_count() or 1
     if workers > MAX_WORKERS_PER_CORE * cores:
         raise StudyError(
-            f"--workers {workers}: at most {MAX_WORKERS_PER_CORE * cores} on this machine "
+            f"--workers {workers}: at most {MAX_WORKERS_PER_CORE * cores} here "
             f"({MAX_WORKERS_PER_CORE} per CPU core, {cores} cores)"
         )
     if workers > cores and console is not None:
         console.print(
-            f"[yellow]warning:[/] --workers {workers} is more than this machine's {cores} CPU "
-            "cores: the workers share them, so each trial runs slower",
+            f"[yellow]warning:[/] --workers {workers} is more than the {cores} CPU core(s) "
+            "sweeper may use here: the workers share them, so each trial runs slower",
             highlight=False,
         )
 
