@@ -13,3 +13,8 @@ class DataError(SweeperError):
 
 class StudyError(SweeperError):
     """A study file, study name or storage is unusable."""
+
+
+class StudyFileError(StudyError):
+    """A study file's search space gives a config that no sampled value can make valid: every
+    trial would fail the same way, so the sweep stops at the first."""

@@ -18,9 +18,11 @@ import torch
 from optuna.trial import FrozenTrial
 
 from sweeper.data import Split
+from sweeper.errors import StudyFileError
 from sweeper.memory import PeakMemory
-from sweeper.models import count_parameters
+from sweeper.models import ConfigError, count_parameters, resolve_config
 from sweeper.secrets import mask_text
+from sweeper.storage import FAIL_REASON
 from sweeper.study_settings import VERSION_ATTR
 from sweeper.studyfile import StudyFile, call_search_space
 from sweeper.tracking import RUN_ATTR, Tracker, config_json
@@ -30,7 +32,6 @@ from sweeper.trial_checkpoints import CheckpointStore, lineage
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 # Trials holding a slot of the budget; WAITING: a dead worker's trial re-queued for retry.
 UNDER_WAY = (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)
-FAIL_REASON = "fail_reason"
 EPOCHS_TRAINED = "epochs_trained"  # by this trial itself; a resumed trial's others ran before
 RESUMED_AT = "resumed_at_epoch"  # the epochs a re-run found done in its lineage's checkpoint
 
@@ -55,7 +56,19 @@ class TrialContext:
 
 
 def trial_config(study_file: StudyFile, trial: optuna.Trial) -> dict[str, Any]:
-    return {"epochs": study_file.spec.epochs, **call_search_space(study_file, trial)}
+    """The trial's config, validated. A problem no sampled value can cure (an unknown key, a
+    bad constant) is a StudyFileError, which stops the sweep; a bad value of a parameter the
+    trial sampled fails this trial only."""
+    config = {"epochs": study_file.spec.epochs, **call_search_space(study_file, trial)}
+    try:
+        resolve_config(config)
+    except ConfigError as exc:
+        if exc.unknown or set(exc.invalid) - set(trial.params):
+            raise StudyFileError(
+                f"{study_file.path}: {exc}, the same in every trial: fix the search space"
+            ) from None
+        raise
+    return config
 
 
 def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:

@@ -28,10 +28,12 @@ from typing import Any
 
 import optuna
 import platformdirs
+import sqlalchemy
 import torch
 from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.engine import make_url
 
 from sweeper.atomic import write_atomically
 from sweeper.data import Split, course_split, load_corpus, subset
@@ -44,6 +46,8 @@ from sweeper.predictions import accuracy, predict_utterances, write_predictions
 from sweeper.runner import quiet_libraries
 from sweeper.secrets import mask_url
 from sweeper.servable import example_features, export_classifier
+from sweeper.sqlite_files import sqlite_file
+from sweeper.storage import LockHeld, storage_lock
 from sweeper.study_settings import settings_of
 from sweeper.sweep import load_existing_study
 from sweeper.tracking import RUN_ATTR, VAL_ACC_TAG, Champion, Tracker, config_json, context_tags
@@ -97,12 +101,34 @@ class Promotion:
 
 
 def promote(request: PromoteRequest, console: Console) -> Promotion:
-    """Run a promotion end to end, narrating on `console`; see the module docstring."""
+    """Run a promotion end to end, narrating on `console`; see the module docstring.
+
+    One promotion of a study at a time: a second one, on any machine sharing its PostgreSQL
+    storage or on this machine, is refused while the first runs (it would adopt the first's
+    run and checkpoints, which the first deletes when it ends).
+    """
     study = load_existing_study(request.study_name, request.storage_url)
     if settings_of(study) is None:
         raise StudyError(
             f"study {request.study_name!r} was not made by `sweeper run` (no sweeper settings)"
         )
+    name = request.study_name
+    try:
+        with storage_lock(
+            request.storage_url,
+            f"sweeper promote of {name}",
+            wait=False,
+            lock_file=_lock_file("promote", request.storage_url, name),
+        ):
+            return _promote(study, request, console)
+    except LockHeld:
+        raise StudyError(
+            f"another `sweeper promote` of study {name!r} is running: "
+            "wait for it to end, then run this again"
+        ) from None
+
+
+def _promote(study: optuna.Study, request: PromoteRequest, console: Console) -> Promotion:
     candidates = _candidates(study, request)
     # the data and budget the best candidate ran with, even if the study's settings moved on
     settings = settings_of(study, candidates[0]) or {}
@@ -273,8 +299,7 @@ class ResumeState:
         }
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
         readable = re.sub(r"[^\w.-]", "_", request.study_name)[:40]
-        root = Path(platformdirs.user_cache_dir("sweeper")) / "promote"
-        return cls(root / f"{readable}-{digest}")
+        return cls(_cache_root() / f"{readable}-{digest}")
 
     @property
     def full_run(self) -> Path:
@@ -301,6 +326,26 @@ class ResumeState:
 
     def clear(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _cache_root() -> Path:
+    return Path(platformdirs.user_cache_dir("sweeper")) / "promote"
+
+
+def _lock_file(kind: str, store: str, name: str) -> Path:
+    """The file locking `kind` (a promotion, a crowning) of `name` in `store` on this machine:
+    one file per store, however its path is spelt."""
+    key = json.dumps([kind, _same_store(store), name])
+    return _cache_root() / "locks" / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.lock"
+
+
+def _same_store(url: str) -> str:
+    """`url`, with a SQLite file's path made absolute."""
+    try:
+        database = sqlite_file(make_url(url))
+    except sqlalchemy.exc.ArgumentError:
+        return url
+    return url if database is None else f"sqlite:///{database.resolve()}"
 
 
 def _recheck(
@@ -416,15 +461,24 @@ def _register(
     }
     if test_acc is not None:
         version_tags["test_acc"] = repr(test_acc)
-    # the model's page says where the version came from, with no need to read its tags
-    description = (
-        f"Trial {trial.number} of study {request.study_name!r} (its sweep run {source_run}), "
-        f"retrained on the full data in run {run_id}: val_acc {result.best_val_acc:.4f}."
-    )
-    version = tracker.log_model(
-        run_id, program, example_features(), name, version_tags, description
-    )
-    champion = tracker.crown_if_better(name, version, result.best_val_acc)
+    # a resumed promotion may have registered its model before it was stopped
+    version = tracker.version_of_run(name, run_id, version_tags)
+    if version is None:
+        # the model's page says where the version came from, with no need to read its tags
+        description = (
+            f"Trial {trial.number} of study {request.study_name!r} (its sweep run {source_run}), "
+            f"retrained on the full data in run {run_id}: val_acc {result.best_val_acc:.4f}."
+        )
+        version = tracker.log_model(
+            run_id, program, example_features(), name, version_tags, description
+        )
+    # read, compare, set: two promotions crowning at once must not both win
+    with storage_lock(
+        request.storage_url,
+        f"sweeper champion of {name} at {_same_store(request.tracking_uri)}",
+        lock_file=_lock_file("champion", request.tracking_uri, name),
+    ):
+        champion = tracker.crown_if_better(name, version, result.best_val_acc)
     tracker.set_tags(
         run_id,
         {"sweeper.model_version": f"{name}/{version}", "sweeper.champion": str(champion.crowned)},

@@ -57,6 +57,7 @@ def execute(
         raise StudyError(f"--sampler grid: {study_file} defines no `grid` in its StudySpec")
     if heartbeat >= grace:
         raise StudyError(f"--grace ({grace}s) must be longer than --heartbeat ({heartbeat}s)")
+    check_workers(workers, console if worker_index == 0 else None)
     target = trials or spec.default_trials
     storage_url = resolve_storage_url(storage)
     tracking = resolve_tracking_uri(tracking_uri)
@@ -184,6 +185,32 @@ def execute(
         next_steps(sf.name, storage_url, tracking, worker.tracker.experiment_id), soft_wrap=True
     )
     return 0
+
+
+# Workers past the core count only share the cores (and each holds torch, the subset and its
+# database connections); a few per core still pay off when trials wait on a GPU or the database.
+# Past this many per core, the number is a typo.
+MAX_WORKERS_PER_CORE = 4
+
+
+def check_workers(workers: int, console: Console | None) -> None:
+    """Refuse --workers past MAX_WORKERS_PER_CORE per core; warn past one per core."""
+    try:
+        # the cores this process may run on: a container's or `taskset`'s share of the machine
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity on macOS
+        cores = os.cpu_count() or 1
+    if workers > MAX_WORKERS_PER_CORE * cores:
+        raise StudyError(
+            f"--workers {workers}: at most {MAX_WORKERS_PER_CORE * cores} here "
+            f"({MAX_WORKERS_PER_CORE} per CPU core, {cores} cores)"
+        )
+    if workers > cores and console is not None:
+        console.print(
+            f"[yellow]warning:[/] --workers {workers} is more than the {cores} CPU core(s) "
+            "sweeper may use here: the workers share them, so each trial runs slower",
+            highlight=False,
+        )
 
 
 def quiet_libraries() -> None:

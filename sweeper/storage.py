@@ -15,6 +15,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -32,6 +33,8 @@ DEFAULT_STORAGE = "sqlite:///sweeps.db"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 STORAGE_ENV = "SWEEPER_STORAGE"
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
+
+FAIL_REASON = "fail_reason"  # the user attr saying why a trial failed
 
 # An unreachable PostgreSQL host should fail in seconds, not after the TCP timeout.
 POSTGRES_CONNECT_TIMEOUT_S = 10
@@ -106,10 +109,11 @@ def open_storage(
 
     Running trials send a heartbeat every `heartbeat_interval` seconds; a trial silent for
     `grace_period` seconds (its worker was killed) is marked FAIL by the next worker that asks
-    for a trial, and re-queued with the same parameters up to `max_retry` times; `on_stale`
-    then hears of the failed trial (to close its tracking run, say). SQLite gets a busy timeout
-    and write-ahead logging so local worker processes do not fail on locks; with other
-    databases, workers wait out a restart (see `sweeper.outage`).
+    for a trial, and re-queued with the same parameters up to `max_retry` times; its
+    FAIL_REASON says so and names the retry; `on_stale` then hears of the failed trial (to close
+    its tracking run, say). SQLite gets a busy timeout and write-ahead logging so local worker
+    processes do not fail on locks; with other databases, workers wait out a restart (see
+    `sweeper.outage`).
     """
     if heartbeat_interval < 1 or grace_period <= heartbeat_interval:
         raise StudyError(
@@ -130,6 +134,7 @@ def open_storage(
 
             def stale(study: optuna.Study, trial: FrozenTrial) -> None:
                 retry(study, trial)
+                _say_why_stale(storage, study, trial, grace_period, max_retry)
                 if on_stale is not None:
                     on_stale(study, trial)
 
@@ -163,6 +168,37 @@ def open_storage(
     return storage
 
 
+def _say_why_stale(
+    storage: ResilientRDBStorage,
+    study: optuna.Study,
+    trial: FrozenTrial,
+    grace_period: int,
+    max_retry: int,
+) -> None:
+    """Give a trial just failed for its silent worker (and retried) a FAIL_REASON naming its
+    retry, in the storage and in `trial`."""
+    # From the storage itself: the study's cache would keep the failed trial as it reads now,
+    # without the reason set below.
+    study_id = storage.get_study_id_from_name(study.study_name)
+    retried = next(
+        (
+            t.number
+            for t in storage.get_all_trials(study_id, deepcopy=False)
+            if t.system_attrs.get("retry_history", [])[-1:] == [trial.number]
+        ),
+        None,
+    )
+    then = (
+        f"retried as trial {retried}"
+        if retried is not None
+        else f"not retried: its parameters have failed {max_retry + 1} times"
+    )
+    reason = f"worker stopped sending heartbeats; {then} (none for {grace_period}s)"
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+    storage.set_ended_trial_user_attr(trial_id, FAIL_REASON, reason)
+    trial.user_attrs[FAIL_REASON] = reason
+
+
 def _sync_at_checkpoints(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     """SQLite's advice for write-ahead logging: sync the log at checkpoints, not at every
     commit. That halves the cost of Optuna's many small writes per trial (benchmarks/sweep.py);
@@ -171,8 +207,14 @@ def _sync_at_checkpoints(dbapi_connection: sqlite3.Connection, _record: Any) -> 
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
+class LockHeld(Exception):
+    """Another process holds the lock that was asked for without waiting."""
+
+
 @contextmanager
-def storage_lock(url: str, name: str) -> Iterator[None]:
+def storage_lock(
+    url: str, name: str, *, wait: bool = True, lock_file: Path | None = None
+) -> Iterator[None]:
     """Hold the lock `name` against every process, on any machine, using the storage `url`.
 
     For the steps that read, then write: creating the study's MLflow parent run, and counting
@@ -180,30 +222,45 @@ def storage_lock(url: str, name: str) -> Iterator[None]:
     workers doing either at the same moment would each write.
     PostgreSQL gives a session-wide advisory lock, released when its connection ends, even if
     the process is killed. A SQLite file is shared only by processes of one machine, which lock
-    its directory. Other databases: no lock.
+    its directory, or `lock_file` when given: a lock held for minutes (a promotion) must not
+    hold up the sweep workers, which take the directory's before each trial. Other databases:
+    `lock_file`, else no lock. With `wait=False`, a lock another process holds raises LockHeld
+    at once.
     """
     parsed = _parse_database_url(url, "--storage")
     database = sqlite_file(parsed)
-    if database is not None:
-        # Not the database file: closing any descriptor of it would drop the POSIX locks that
-        # SQLite holds on it in this process, and let other processes write at the same time.
-        directory = os.open(database.parent, os.O_RDONLY)
+    postgres = parsed.get_backend_name() == "postgresql"
+    if not postgres and (lock_file is not None or database is not None):
+        if lock_file is not None:
+            lock_file.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        else:
+            assert database is not None
+            # Not the database file: closing any descriptor of it would drop the POSIX locks
+            # that SQLite holds on it in this process, and let other processes write at once.
+            descriptor = os.open(database.parent, os.O_RDONLY)
         try:
-            fcntl.flock(directory, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                raise LockHeld(name) from None
             yield
         finally:
-            os.close(directory)  # releases the lock
+            os.close(descriptor)  # releases the lock
         return
-    if parsed.get_backend_name() != "postgresql":
+    if not postgres:
         yield
         return
     key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+    take = "SELECT pg_advisory_lock(:key)" if wait else "SELECT pg_try_advisory_lock(:key)"
     try:
         connection = _lock_engine(url).connect()
-        connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        held = connection.execute(sqlalchemy.text(take), {"key": key}).scalar()
     except sqlalchemy.exc.SQLAlchemyError as exc:
         raise _cannot_open(url, exc) from None
     try:
+        if held is False:
+            raise LockHeld(name)
         yield
     finally:
         # If the database went away meanwhile, so did the lock with the session that held it.

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweeper.errors import StudyError
+from sweeper.errors import StudyError, StudyFileError
 
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("hyperband", "median", "percentile", "none")
@@ -134,5 +134,5 @@ def call_search_space(study_file: StudyFile, trial: Any) -> dict[str, Any]:
             f"{_where(study_file.path, exc)}: search_space failed: {type(exc).__name__}: {exc}"
         ) from None
     if not isinstance(config, dict):
-        raise StudyError(f"{study_file.path}: search_space must return a dict, not {config!r}")
+        raise StudyFileError(f"{study_file.path}: search_space must return a dict, not {config!r}")
     return {**study_file.spec.fixed, **config}

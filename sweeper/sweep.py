@@ -21,7 +21,7 @@ from typing import IO
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeper.errors import StudyError
+from sweeper.errors import StudyError, StudyFileError
 from sweeper.objective import FAIL_REASON, FINISHED, TrialContext, make_objective
 from sweeper.placement import Placement
 from sweeper.progress import study_progress
@@ -140,8 +140,7 @@ class Worker:
         """A trial whose worker stopped sending heartbeats (now re-queued): close its run."""
         run_id = trial.user_attrs.get(RUN_ATTR)
         if run_id:
-            reason = f"worker lost: no heartbeat for {self.opts.grace_period}s; retried"
-            self.tracker.finish(run_id, "FAIL", reason)
+            self.tracker.finish(run_id, "FAIL", trial.user_attrs[FAIL_REASON])
 
     def run(self, context: TrialContext) -> str:
         """Run trials; returns why it stopped: 'done', 'timeout' or raises KeyboardInterrupt."""
@@ -207,14 +206,22 @@ class Worker:
 
     def _run_one(self, objective: Callable[[optuna.Trial], float]) -> None:
         """One trial through Optuna; `self._last` is the finished trial, or None when another
-        worker took it over."""
+        worker took it over. A StudyFileError, once the trial is recorded FAIL, stops the sweep:
+        every later trial would fail the same way."""
         self._last = None
+        broken: list[StudyFileError] = []
+
+        def run(trial: optuna.Trial) -> float:
+            try:
+                return objective(trial)
+            except StudyFileError as exc:
+                broken.append(exc)
+                raise
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             try:
-                self.study.optimize(
-                    objective, n_trials=1, catch=(Exception,), callbacks=[self._remember]
-                )
+                self.study.optimize(run, n_trials=1, catch=(Exception,), callbacks=[self._remember])
             except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as exc:
                 # Scale-out: heartbeats that a database outage held up past --grace make another
                 # worker fail this trial and retry it; Optuna then refuses its end.
@@ -225,6 +232,8 @@ class Worker:
                     "it and retried it; its result is dropped",
                     self.opts.grace_period,
                 )
+        if broken:
+            raise broken[0]
 
     def _tidy_checkpoints(self, store: CheckpointStore, trial: FrozenTrial) -> None:
         """Once a trial has ended, its checkpoint is needed only to resume it after an

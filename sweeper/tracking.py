@@ -342,6 +342,19 @@ class Tracker:
         )
         return str(version.version)
 
+    def version_of_run(self, name: str, run_id: str, tags: Mapping[str, str]) -> str | None:
+        """The version of `name` that run `run_id` registered already (a promotion stopped
+        after registering, now resumed), its `tags` set again; None when it has none."""
+        found = [
+            v for v in self.client.search_model_versions(f"run_id = '{run_id}'") if v.name == name
+        ]
+        if not found:
+            return None
+        version = str(min(int(v.version) for v in found))
+        for key, value in tags.items():
+            self.client.set_model_version_tag(name, version, key, value)
+        return version
+
     def crown_if_better(self, name: str, version: str, val_acc: float) -> Champion:
         """Move the `champion` alias of `name` to `version` only when its val_acc beats the
         current champion's (a champion without a val_acc tag, set by hand, is replaced)."""

@@ -26,7 +26,7 @@ from sweeper.checkpoint import (
     remove_checkpoint,
     save_checkpoint,
 )
-from sweeper.data import FrameBatches, SequenceBatches
+from sweeper.data import FrameBatches, SequenceBatch, SequenceBatches
 from sweeper.data.split import Split
 from sweeper.errors import DataError, SweeperError
 from sweeper.models import DEFAULTS, RunConfig, build_model, resolve_config
@@ -181,8 +181,10 @@ def train(
             correct = torch.zeros((), dtype=torch.int64, device=dev)
             frames = 0
             for batch in train_batches.epoch(len(history)):
-                if cfg.family == "mlp" and len(batch[0]) == 1:
-                    continue  # BatchNorm cannot train on one frame; a last batch may hold one
+                if _frames_in(batch) == 1:
+                    # BatchNorm (in the mlp's blocks and the rnn heads) cannot train on one
+                    # frame; an epoch's last batch or a one-frame utterance may hold just one
+                    continue
                 with torch.autocast(dev.type, dtype=amp, enabled=amp is not None):
                     logits, y = frame_logits(cfg, model, batch)
                     loss = criterion(logits.float(), y)
@@ -322,6 +324,13 @@ def frame_logits(cfg: RunConfig, model: nn.Module, batch: Any) -> tuple[torch.Te
         return model(x), y
     logits = model(batch.x, batch.lengths)[batch.mask]
     return logits, None if batch.y is None else batch.y[batch.mask]
+
+
+def _frames_in(batch: tuple[torch.Tensor, Any] | SequenceBatch) -> int:
+    """The real frames in a batch of either kind (padding excluded)."""
+    if isinstance(batch, SequenceBatch):
+        return int(batch.lengths.sum())
+    return len(batch[0])
 
 
 def make_batches(

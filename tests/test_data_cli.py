@@ -97,6 +97,28 @@ def duplicate_first_id(root: Path) -> None:
     path.write_text("\n".join([*ids, ids[0]]) + "\n")
 
 
+def first_id_outside_feat(absolute: bool) -> Callable[[Path], None]:
+    """Move the first train utterance's .pt out of feat/ and name it by a path in the lists."""
+
+    def move(root: Path) -> None:
+        outside = root.parent / f"{root.name}-elsewhere" / "x.pt"
+        outside.parent.mkdir(exist_ok=True)
+        first_train_pt(root).rename(outside)
+        new_id = str(outside.with_suffix("")) if absolute else f"../../../{outside.parent.name}/x"
+        utt = (root / "train_split.txt").read_text().split()[0]
+        for name in ("train_split.txt", "train_labels.txt"):
+            path = root / name
+            path.write_text(path.read_text().replace(utt, new_id, 1))
+
+    return move
+
+
+def first_id_with_nul(root: Path) -> None:
+    path = root / "train_split.txt"
+    utt = path.read_text().split()[0]
+    path.write_text(path.read_text().replace(utt, f"{utt}\x00", 1))
+
+
 BAD_INPUTS: dict[str, tuple[Callable[[Path], object], str, str]] = {
     # case: (how to break the directory, file named in the error, what the error says)
     "missing train split": (
@@ -141,6 +163,17 @@ BAD_INPUTS: dict[str, tuple[Callable[[Path], object], str, str]] = {
     "NaN feature": (poison_features(float("nan")), ".pt", "NaN or infinite"),
     "inf feature": (poison_features(float("inf")), ".pt", "NaN or infinite"),
     "duplicate utterance id": (duplicate_first_id, "train_split.txt", "duplicate utterance id"),
+    "id climbing out of feat/": (
+        first_id_outside_feat(absolute=False),
+        "train_split.txt",
+        "line 1: utterance id '../../../",
+    ),
+    "id that is an absolute path": (
+        first_id_outside_feat(absolute=True),
+        "train_split.txt",
+        "holds a path separator, '..' or NUL",
+    ),
+    "id with NUL": (first_id_with_nul, "train_split.txt", "line 1: utterance id"),
     "empty split": (
         lambda root: (root / "test_split.txt").write_text("\n"),
         "test_split.txt",

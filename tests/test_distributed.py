@@ -254,6 +254,9 @@ def test_a_killed_workers_trial_fails_and_is_retried_with_the_same_params(sweep:
     retries = [t for t in found if t.system_attrs.get("failed_trial") == killed.number]
     assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
     assert retries[0].params == killed.params
+    assert killed.user_attrs["fail_reason"].startswith(
+        f"worker stopped sending heartbeats; retried as trial {retries[0].number}"
+    )
 
     client = MlflowClient(tracking_uri=sweep.tracking)
     lost = client.get_run(killed.user_attrs["mlflow_run_id"])

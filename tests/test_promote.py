@@ -174,17 +174,8 @@ def test_a_promotion_that_does_not_beat_the_champion_leaves_the_alias(
 def test_an_interrupted_promote_resumes_its_run_and_a_better_one_takes_the_alias(
     swept: Path, first: subprocess.CompletedProcess[str]
 ) -> None:
-    args = (
-        "promote", STUDY, "--trial", promoted_trial(swept), "--epochs", "8", "--patience", "0",
-        "--out", "third.csv",
-    )  # fmt: skip
-    proc = start_sweeper(*args, cwd=swept)
-    wait_for_checkpoint(proc)
-    os.kill(proc.pid, signal.SIGKILL)
-    _, stderr = proc.communicate(timeout=30)
-    started = re.search(r"started MLflow run (\w+)", stderr)
-    assert started, stderr
-    run_id = started[1]
+    args = promote_again(swept, epochs=8, out="third.csv")
+    run_id = kill_after_first_epoch(swept, args)
     client = registry(swept)
     assert client.get_run(run_id).info.status == "RUNNING"
     _, champion_best = champion_val_acc(swept)
@@ -283,6 +274,24 @@ def promote_cache() -> Path:
     return Path(platformdirs.user_cache_dir("sweeper")) / "promote"
 
 
+def promote_again(cwd: Path, epochs: int, out: str) -> tuple[str, ...]:
+    """The arguments promoting the first promotion's trial again, with no early stopping."""
+    trial = promoted_trial(cwd)
+    return ("promote", STUDY, "--trial", trial, "--epochs", str(epochs), "--patience", "0",
+            "--out", out)  # fmt: skip
+
+
+def kill_after_first_epoch(cwd: Path, args: tuple[str, ...]) -> str:
+    """Start `sweeper ARGS`, SIGKILL it once it has checkpointed; the id of its MLflow run."""
+    proc = start_sweeper(*args, cwd=cwd)
+    wait_for_checkpoint(proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=30)
+    started = re.search(r"started MLflow run (\w+)", stderr)
+    assert started, stderr
+    return started[1]
+
+
 def wait_for_checkpoint(proc: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -295,3 +304,58 @@ def wait_for_checkpoint(proc: subprocess.Popen[str]) -> None:
 
 def download(client: MlflowClient, run_id: str, path: str) -> str:
     return Path(client.download_artifacts(run_id, path)).read_text()
+
+
+def test_a_second_promote_of_the_study_is_refused_while_one_runs(
+    swept: Path, first: subprocess.CompletedProcess[str]
+) -> None:
+    args = promote_again(swept, epochs=5, out="fourth.csv")
+    runs_before = {r.info.run_id for r in promote_runs(swept)}
+    proc = start_sweeper(*args, cwd=swept)
+    wait_for_checkpoint(proc)
+    os.kill(proc.pid, signal.SIGSTOP)  # mid-run, for as long as the others take
+    try:
+        same = sweeper(*args, cwd=swept, check=False)
+        other = sweeper(
+            "promote", STUDY, "--epochs", "1", "--out", "other.csv", cwd=swept, check=False
+        )
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    _, stderr = proc.communicate(timeout=300)
+
+    assert proc.returncode == 0, stderr
+    refusal = (
+        f"error: another `sweeper promote` of study '{STUDY}' is running: "
+        "wait for it to end, then run this again"
+    )
+    for refused in (same, other):
+        assert refused.returncode == 2
+        assert refused.stderr.splitlines() == [refusal], refused.stderr
+    assert not (swept / "other.csv").exists()
+    [run] = [r for r in promote_runs(swept) if r.info.run_id not in runs_before]
+    assert run.info.status == "FINISHED"
+    history = registry(swept).get_metric_history(run.info.run_id, "val_acc")
+    assert sorted(m.step for m in history) == [1, 2, 3, 4, 5]  # one run, each epoch once
+    assert not list(promote_cache().glob(f"{STUDY}-*"))
+
+
+def test_a_resumed_promote_whose_model_was_registered_registers_no_second_version(
+    swept: Path, first: subprocess.CompletedProcess[str]
+) -> None:
+    args = promote_again(swept, epochs=4, out="fifth.csv")
+    run_id = kill_after_first_epoch(swept, args)
+    # the stopped promotion had got as far as registering its model, the step before its end
+    client = registry(swept)
+    model = client.get_logged_model(
+        client.get_model_version(STUDY, "1").source.removeprefix("models:/")
+    )
+    registered = client.create_model_version(STUDY, model.artifact_location, run_id=run_id)
+
+    result = sweeper(*args, cwd=swept)
+    assert f"continuing MLflow run {run_id}" in result.stderr
+    [version] = client.search_model_versions(f"run_id = '{run_id}'")
+    assert version.version == registered.version
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["sweeper.model_version"] == f"{STUDY}/{registered.version}"
+    assert float(version.tags["val_acc"]) == run.data.metrics["best_val_acc"]

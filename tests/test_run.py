@@ -382,6 +382,22 @@ def test_three_workers_share_one_sqlite_study(tmp_path: Path, tiny_corpus: Path)
     assert_best_so_far_curve(client, parents[0].info.run_id, trials)
 
 
+def test_more_workers_than_cores_are_warned_about_and_still_sweep(
+    tmp_path: Path, tiny_corpus: Path
+) -> None:
+    write_study(tmp_path / "crowded.py", epochs=1)
+    # pinned to one core, as a container's CPU set or a batch scheduler would
+    result = subprocess.run(
+        ["taskset", "-c", "0", sys.executable, "-m", "sweeper", "run", "crowded.py",
+         "--trials", "1", "--workers", "2", "--data", str(tiny_corpus)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    warning = "warning: --workers 2 is more than the 1 CPU core(s) sweeper may use here"
+    assert result.stderr.count(warning) == 1, result.stderr
+    assert states(trials_of(tmp_path, "crowded")) == ["COMPLETE"]
+
+
 GRID_STUDY = """
 import optuna
 from sweeper.studyfile import StudySpec
@@ -444,4 +460,9 @@ def test_a_killed_workers_trial_is_retried_with_the_same_params(
     client, parents, children = mlflow_runs(tmp_path, "killed")
     lost = client.get_run(killed.user_attrs["mlflow_run_id"])
     assert lost.info.status == "FAILED" and "heartbeat" in lost.data.tags["sweeper.failure"]
+    # both stores say why, and where the work went
+    reason = f"worker stopped sending heartbeats; retried as trial {retried[0].number}"
+    assert killed.user_attrs["fail_reason"].startswith(reason)
+    assert lost.data.tags["sweeper.failure"] == killed.user_attrs["fail_reason"]
+    assert "fail_reason" not in retried[0].user_attrs
     assert {r.info.status for r in [*parents, *children]} <= {"FINISHED", "FAILED"}

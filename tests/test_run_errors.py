@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli import sweeper
-from tests.test_run import write_study
+from tests.test_run import mlflow_runs, trials_of, write_study
 
 
 @pytest.mark.parametrize(
@@ -35,6 +35,7 @@ from tests.test_run import write_study
             "--storage",
         ),
         (lambda d, c: ["run", "ok.py", "--data", d / "nowhere"], "nowhere"),
+        (lambda d, c: ["run", "ok.py", "--workers", "100000", "--data", c], "--workers 100000"),
     ],
     ids=[
         "missing-file",
@@ -49,6 +50,7 @@ from tests.test_run import write_study
         "malformed-storage",
         "unreachable-storage",
         "missing-data-dir",
+        "workers-past-bound",
     ],
 )
 def test_bad_input_is_one_line_and_touches_no_store(
@@ -71,3 +73,33 @@ def test_bad_input_is_one_line_and_touches_no_store(
     assert "hunter2" not in result.stderr + result.stdout
     assert not (tmp_path / "sweeps.db").exists()
     assert not (tmp_path / "mlflow.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("breaks", "expected"),
+    [
+        (("batch_size", "batch_sise"), "unknown key 'batch_sise' (did you mean 'batch_size'?)"),
+        (('"layers": 1', '"layers": "one"'), "layers='one'"),
+        (("return {", "{"), "search_space must return a dict, not None"),
+    ],
+    ids=["unknown-key", "wrong-type", "returns-none"],
+)
+def test_a_config_error_every_trial_would_repeat_stops_the_sweep_at_once(
+    tmp_path: Path, tiny_corpus: Path, breaks: tuple[str, str], expected: str
+) -> None:
+    path = write_study(tmp_path / "broken.py")
+    path.write_text(path.read_text().replace(*breaks))
+
+    result = sweeper(
+        "run", "broken.py", "--trials", "3", "--data", tiny_corpus, cwd=tmp_path, check=False
+    )
+
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: broken.py") and expected in last, result.stderr
+    assert "Traceback" not in result.stderr
+    [trial] = trials_of(tmp_path, "broken")  # the first trial, not five
+    assert trial.state.name == "FAIL" and expected in trial.user_attrs["fail_reason"]
+    _, parents, [child] = mlflow_runs(tmp_path, "broken")
+    assert child.info.status == "FAILED" and expected in child.data.tags["sweeper.failure"]
+    assert parents[0].info.status != "RUNNING"

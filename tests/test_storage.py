@@ -22,9 +22,11 @@ from sweeper.errors import StudyError
 from sweeper.storage import (
     DEFAULT_STORAGE,
     DEFAULT_TRACKING_URI,
+    LockHeld,
     open_storage,
     resolve_storage_url,
     resolve_tracking_uri,
+    storage_lock,
 )
 from tests.fixtures.services import PostgresCluster, free_port
 
@@ -104,6 +106,13 @@ def test_password_with_braces_reaches_the_database(postgres_url: str) -> None:
     assert optuna.create_study(storage=storage, study_name="braces").study_name == "braces"
 
 
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh SQLite file, or a fresh PostgreSQL database."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path}/sweeps.db"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 WORKER = textwrap.dedent(
     f"""
     import sys, optuna
@@ -159,8 +168,11 @@ HANGING_WORKER = textwrap.dedent(
 )
 
 
-def test_killed_worker_trial_fails_and_is_retried_with_same_params(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/sweeps.db"
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_killed_worker_trial_fails_and_is_retried_with_same_params(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = database_url(backend, tmp_path, request)
     stale: list[int] = []
     storage = open_storage(url, **HEARTBEAT, on_stale=lambda _, trial: stale.append(trial.number))
     study = optuna.create_study(storage=storage, study_name="s")
@@ -182,6 +194,11 @@ def test_killed_worker_trial_fails_and_is_retried_with_same_params(tmp_path: Pat
     assert retried.params == killed.params
     assert retried.system_attrs["failed_trial"] == killed.number
     assert stale == [killed.number]
+    assert killed.user_attrs["fail_reason"] == (
+        f"worker stopped sending heartbeats; retried as trial {retried.number} "
+        f"(none for {HEARTBEAT['grace_period']}s)"
+    )
+    assert "fail_reason" not in retried.user_attrs
 
 
 def _state_of_trial(url: str, number: int) -> optuna.trial.TrialState:
@@ -304,14 +321,50 @@ LOCK_HOLDER = textwrap.dedent(
 def test_storage_lock_admits_one_process_at_a_time(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    url = (
-        f"sqlite:///{tmp_path}/sweeps.db"
-        if backend == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
+    url = database_url(backend, tmp_path, request)
     log = tmp_path / "log.txt"
     holders = [
         subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, url, str(log)]) for _ in range(3)
     ]
     assert [holder.wait(timeout=60) for holder in holders] == [0, 0, 0]
     assert log.read_text().split() == ["in", "out"] * 3
+
+
+LONG_HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from sweeper.storage import storage_lock
+    url, lock_file = sys.argv[1], Path(sys.argv[2])
+    with storage_lock(url, "promote of s", wait=False, lock_file=lock_file):
+        print("held", flush=True)
+        sys.stdin.readline()
+    """
+)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_lock_asked_for_without_waiting_is_refused_while_another_process_holds_it(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = database_url(backend, tmp_path, request)
+    lock_file = tmp_path / "locks" / "promote.lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LONG_HOLDER, url, str(lock_file)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        refused = storage_lock(url, "promote of s", wait=False, lock_file=lock_file)
+        with pytest.raises(LockHeld), refused:
+            pass
+        # the sweep's own short locks are not held up by it
+        with storage_lock(url, "trial slots of s", wait=False):
+            pass
+    finally:
+        holder.communicate("\n", timeout=60)
+    assert holder.returncode == 0
+    with storage_lock(url, "promote of s", wait=False, lock_file=lock_file):
+        pass

@@ -29,6 +29,7 @@ from sweeper.phones import FEATURE_DIM, NUM_CLASSES
 
 SPLITS = ("train", "test")
 METADATA_FILE = "corpus.json"
+_UNSAFE_ID = re.compile(r"[/\\\x00]|\.\.")
 
 
 def split_file(split: str) -> str:
@@ -117,6 +118,12 @@ def _read_id_list(path: Path) -> tuple[str, ...]:
         utt = line.strip()
         if not utt:  # blank lines (e.g. a trailing one) carry nothing
             continue
+        if _UNSAFE_ID.search(utt):
+            # ids become file names under feat/: a path in one would read a file from elsewhere
+            raise DataError(
+                f"{path}: line {number}: utterance id {utt!r} holds a path separator, '..' or "
+                "NUL; ids name files in feat/ and must be plain names"
+            )
         if utt in first_line:
             raise DataError(
                 f"{path}: line {number}: duplicate utterance id {utt!r} "

@@ -20,7 +20,17 @@ SEQUENCE_BATCH_SIZE = 16  # rnn-seq batches count utterances, not frames
 
 
 class ConfigError(SweeperError):
-    """A run config has an unknown key or a value out of range."""
+    """A run config has an unknown key or a value out of range.
+
+    `unknown` and `invalid` name the offending keys (a value out of range or of the wrong type).
+    """
+
+    def __init__(
+        self, message: str, unknown: tuple[str, ...] = (), invalid: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.unknown = unknown
+        self.invalid = invalid
 
 
 class RunConfig(BaseModel):
@@ -90,11 +100,21 @@ def resolve_config(config: dict[str, Any] | RunConfig) -> RunConfig:
     try:
         return RunConfig.model_validate(config)
     except ValidationError as exc:
-        raise ConfigError("config: " + "; ".join(_describe(e) for e in exc.errors())) from None
+        errors = exc.errors()
+        keys = [(_key(e), e["type"] == "extra_forbidden") for e in errors]
+        raise ConfigError(
+            "config: " + "; ".join(_describe(e) for e in errors),
+            unknown=tuple(key for key, unknown in keys if unknown),
+            invalid=tuple(key for key, unknown in keys if not unknown),
+        ) from None
+
+
+def _key(error: Any) -> str:
+    return ".".join(str(part) for part in error["loc"]) or "(config)"
 
 
 def _describe(error: Any) -> str:
-    key = ".".join(str(part) for part in error["loc"]) or "(config)"
+    key = _key(error)
     if error["type"] == "extra_forbidden":
         close = difflib.get_close_matches(key, RunConfig.model_fields, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
