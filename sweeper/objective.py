@@ -18,6 +18,7 @@ import torch
 from sweeper.data import Split
 from sweeper.models import count_parameters
 from sweeper.secrets import mask_text
+from sweeper.signals import describe
 from sweeper.studyfile import StudyFile, call_search_space
 from sweeper.tracking import RUN_ATTR, Tracker, config_json
 from sweeper.train import EpochStats, train
@@ -134,7 +135,7 @@ def _record_end(trial: optuna.Trial, started: float, epochs_run: int) -> None:
 
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
-        return "interrupted (Ctrl-C)"
+        return f"interrupted ({describe(exc)})"
     # Recorded in both stores and printed: a library's message may quote a URL with a password.
     if isinstance(exc, optuna.exceptions.StorageInternalError) and exc.__cause__:
         # Optuna's message guesses at invalid data; the database's first line says what broke.

@@ -24,8 +24,9 @@ from optuna.trial import FrozenTrial, TrialState
 from sweeper.errors import StudyError
 from sweeper.objective import FAIL_REASON, FINISHED, TrialContext, make_objective
 from sweeper.samplers import TrialSeededSampler
+from sweeper.signals import PARENT_ENV
 from sweeper.storage import storage_lock
-from sweeper.studyfile import StudyFile, StudySpec
+from sweeper.studyfile import StudyFile, StudyFileExit, StudySpec
 from sweeper.tracking import PARENT_ATTR, RUN_ATTR, Tracker
 
 MAX_FAILURES_IN_A_ROW = 5
@@ -188,11 +189,20 @@ class Worker:
         """One trial through Optuna; `self._last` is the finished trial, or None when another
         worker took it over."""
         self._last = None
+        stopping: list[StudyFileExit] = []
+
+        def recorded_then_stop(trial: optuna.Trial) -> float:
+            try:
+                return objective(trial)
+            except StudyFileExit as exc:
+                stopping.append(exc)  # Optuna records the trial's failure first
+                raise
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             try:
                 self.study.optimize(
-                    objective, n_trials=1, catch=(Exception,), callbacks=[self._remember]
+                    recorded_then_stop, n_trials=1, catch=(Exception,), callbacks=[self._remember]
                 )
             except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as exc:
                 # Scale-out: heartbeats that a database outage held up past --grace make another
@@ -204,6 +214,8 @@ class Worker:
                     "it and retried it; its result is dropped",
                     self.opts.grace_period,
                 )
+        if stopping:
+            raise stopping[0]
 
     def close_parent(self, outcome: str) -> None:
         """The last worker out closes the parent run; an interrupted one marks it KILLED."""
@@ -243,12 +255,17 @@ def spawn_workers(
     procs = []
     for index, log in zip(range(1, workers), logs, strict=True):
         env = {**os.environ, "SWEEPER_WORKER_INDEX": str(index), "SWEEPER_THREADS": str(threads)}
+        env[PARENT_ENV] = str(os.getpid())  # a worker stops when this process dies
         procs.append(
             subprocess.Popen(
                 [sys.executable, "-m", "sweeper", *argv],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
+                # Its own process group: Ctrl-C in the terminal reaches only this process,
+                # which passes it on, so every worker gets each signal once (a second one
+                # kills a worker while it records its trial).
+                process_group=0,
             )
         )
     return procs

@@ -33,12 +33,18 @@ def sweeper(
     return result
 
 
-def start_sweeper(*args: str | Path, cwd: Path) -> subprocess.Popen[str]:
-    """Start `python -m sweeper ARGS` without waiting (for interrupt and kill tests)."""
+def start_sweeper(
+    *args: str | Path,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    prefix: tuple[str, ...] = (),
+) -> subprocess.Popen[str]:
+    """Start `python -m sweeper ARGS` without waiting (for interrupt and kill tests); `prefix`
+    is a command that runs it (such as `unshare ...`)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "sweeper", *map(str, args)],
+        [*prefix, sys.executable, "-m", "sweeper", *map(str, args)],
         cwd=cwd,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -86,9 +86,13 @@ def promote(
     narration = Console(stderr=True)
     try:
         promotion = run_promotion(request, narration)
-    except KeyboardInterrupt:
-        narration.print("[yellow]interrupted[/]: run the same command again to resume.")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:
+        from sweeper.signals import describe, exit_status
+
+        narration.print(
+            f"[yellow]interrupted ({describe(exc)})[/]: run the same command again to resume."
+        )
+        raise typer.Exit(exit_status(exc)) from None
     if promotion.rechecks:
         console.print(recheck_table(promotion.rechecks, promotion.trial))
     console.print(summary_table(promotion))

@@ -64,9 +64,12 @@ def run(
     Example: sweeper run studies/quick.py --trials 20
     """
     from sweeper.runner import execute
+    from sweeper.signals import describe, die_with_parent, exit_status
 
     console = Console(stderr=True)
     worker_index = int(os.environ.get("SWEEPER_WORKER_INDEX", "0"))
+    if worker_index:
+        die_with_parent()
     try:
         code = execute(
             study_file=study_file,
@@ -87,8 +90,10 @@ def run(
             argv=sys.argv[1:],
             console=console,
         )
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]: run the same command again to resume.")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:
+        console.print(
+            f"[yellow]interrupted ({describe(exc)})[/]: run the same command again to resume."
+        )
+        raise typer.Exit(exit_status(exc)) from None
     if code:
         raise typer.Exit(code)
