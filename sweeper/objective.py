@@ -22,6 +22,7 @@ from sweeper.signals import describe
 from sweeper.studyfile import StudyFile, call_search_space
 from sweeper.tracking import RUN_ATTR, Tracker, config_json
 from sweeper.train import EpochStats, train
+from sweeper.unlogged import TrialLog
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 # Trials holding a slot of the budget; WAITING: a dead worker's trial re-queued for retry.
@@ -53,31 +54,53 @@ def trial_config(study_file: StudyFile, trial: optuna.Trial) -> dict[str, Any]:
 def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
     def objective(trial: optuna.Trial) -> float:
         started = time.perf_counter()
-        run_id = ""  # until the trial's MLflow run exists
+        run_id: str | None = None  # until the trial's MLflow run exists
         epochs_run = 0
+        log = TrialLog(trial.number, (ctx.tracker.tracking_uri,))
 
         def on_epoch(stats: EpochStats) -> None:
             nonlocal epochs_run
             epochs_run = stats.epoch
-            ctx.tracker.log_epoch(run_id, stats.epoch, stats.metrics())
+            if run_id:
+                log.epoch(
+                    stats.epoch, lambda: ctx.tracker.log_epoch(run_id, stats.epoch, stats.metrics())
+                )
             trial.report(stats.val_acc, stats.epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned(
                     f"pruned at epoch {stats.epoch}: val_acc {stats.val_acc:.4f}"
                 )
 
+        def close(state: str, reason: str | None = None, **metrics: float) -> None:
+            # the trial's end goes to MLflow even after an outage made it skip other writes
+            if run_id:
+                log.write(
+                    "the run's end",
+                    lambda: ctx.tracker.finish(run_id, state, reason, metrics),
+                    closing=True,
+                )
+            log.report()
+
         try:
             retry_of = _stand_down_if_surplus(trial, ctx.target)
             tags = dict(ctx.tags)
             if retry_of is not None:
                 tags["sweeper.retry_of"] = str(retry_of)
-            run_id = ctx.tracker.start_trial(ctx.parent_run_id, trial.number, {}, tags)
-            trial.set_user_attr(RUN_ATTR, run_id)
+            run_id = log.write(
+                "its run",
+                lambda: ctx.tracker.start_trial(ctx.parent_run_id, trial.number, {}, tags),
+            )
+            if run_id:
+                trial.set_user_attr(RUN_ATTR, run_id)
             config = trial_config(ctx.study_file, trial)
             n_params = count_parameters(config)
             trial.set_user_attr("n_params", n_params)
             trial.set_user_attr("config", config)  # what `promote` retrains, exactly
-            ctx.tracker.log_params(run_id, {**config, "n_params": n_params})
+            if run_id:
+                log.write(
+                    "params",
+                    lambda: ctx.tracker.log_params(run_id, {**config, "n_params": n_params}),
+                )
             result = train(
                 config,
                 ctx.train,
@@ -90,23 +113,22 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
             raise  # it has said why
         except optuna.TrialPruned as exc:
             _record_end(trial, started, epochs_run)
-            ctx.tracker.finish(run_id, "PRUNED", str(exc))
+            close("PRUNED", str(exc))
             raise
         except BaseException as exc:
             # Every failed trial says why, even one that failed before its run could start.
+            # MLflow first: when the study's database is what failed, the run still closes.
             reason = _reason(exc)
+            close("FAIL", reason)
             trial.set_user_attr(FAIL_REASON, reason)
             _record_end(trial, started, epochs_run)
-            if run_id:
-                ctx.tracker.finish(run_id, "FAIL", reason)
             raise
         trial.set_user_attr("best_epoch", result.best_epoch)
         _record_end(trial, started, result.epochs_run)
-        ctx.tracker.log_files(
-            run_id, {"model.pt": _state_bytes(result.model), "config.json": config_json(config)}
-        )
-        best = {"best_val_acc": result.best_val_acc, "best_epoch": result.best_epoch}
-        ctx.tracker.finish(run_id, "COMPLETE", metrics=best)
+        if run_id:
+            files = {"model.pt": _state_bytes(result.model), "config.json": config_json(config)}
+            log.write("model.pt and config.json", lambda: ctx.tracker.log_files(run_id, files))
+        close("COMPLETE", best_val_acc=result.best_val_acc, best_epoch=result.best_epoch)
         return result.best_val_acc
 
     return objective

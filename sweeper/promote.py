@@ -40,7 +40,7 @@ from sweeper.models import count_parameters
 from sweeper.objective import FINISHED
 from sweeper.predictions import accuracy, predict_utterances, write_predictions
 from sweeper.runner import SPEC_ATTR, quiet_libraries
-from sweeper.secrets import mask_url
+from sweeper.secrets import mask_text, mask_url
 from sweeper.servable import example_features, export_classifier
 from sweeper.sweep import load_existing_study
 from sweeper.tracking import VAL_ACC_TAG, Champion, Tracker, config_json, context_tags
@@ -154,7 +154,8 @@ def promote(request: PromoteRequest, console: Console) -> Promotion:
         tracker.interrupt(run_id)
         raise
     except BaseException as exc:
-        tracker.finish(run_id, "FAIL", f"{type(exc).__name__}: {exc}")
+        secrets = [request.storage_url, request.tracking_uri]
+        tracker.finish(run_id, "FAIL", mask_text(f"{type(exc).__name__}: {exc}", secrets))
         raise
     tracker.finish(run_id, "COMPLETE")
     state.clear()

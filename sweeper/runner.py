@@ -61,6 +61,9 @@ def execute(
     storage_url = resolve_storage_url(storage)
     tracking = resolve_tracking_uri(tracking_uri)
     mask_logging([storage_url, tracking])
+    from sweeper.tracking import check_tracking_store
+
+    check_tracking_store(tracking)
     corpus = load_corpus(resolve_data_dir(data))
 
     # 2. The study's fixed subset: every trial of every worker trains on exactly these frames.

@@ -13,7 +13,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -24,6 +24,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sweeper.errors import StudyError
 from sweeper.objective import FAIL_REASON, FINISHED, TrialContext, make_objective
 from sweeper.samplers import TrialSeededSampler
+from sweeper.secrets import mask_text, mask_url
 from sweeper.signals import PARENT_ENV
 from sweeper.storage import storage_lock
 from sweeper.studyfile import StudyFile, StudyFileExit, StudySpec
@@ -190,8 +191,10 @@ class Worker:
         worker took it over."""
         self._last = None
         stopping: list[StudyFileExit] = []
+        started: list[optuna.Trial] = []
 
         def recorded_then_stop(trial: optuna.Trial) -> float:
+            started.append(trial)
             try:
                 return objective(trial)
             except StudyFileExit as exc:
@@ -214,18 +217,50 @@ class Worker:
                     "it and retried it; its result is dropped",
                     self.opts.grace_period,
                 )
+            except Exception as exc:
+                if not started:
+                    raise
+                # Optuna could not write the trial's end (a full disk, say): it raises an
+                # AssertionError of its own with the storage's error behind it.
+                raise self._unrecorded(started[0], exc) from None
         if stopping:
             raise stopping[0]
+
+    def _unrecorded(self, trial: optuna.Trial, exc: Exception) -> StudyError:
+        """The error for a trial whose end the study's storage refused, once its MLflow run is
+        closed as failed: what the storage said, and what each store now holds."""
+        cause = mask_text(_first_line(_root_cause(exc)), [self.opts.storage_url])
+        run_id = trial.user_attrs.get(RUN_ATTR)
+        closed = ""
+        with suppress(Exception):  # the tracking store may be out of reach as well
+            if run_id and self.tracker.run_status(run_id) == "RUNNING":
+                reason = f"its end could not be recorded in the study: {cause}"
+                self.tracker.finish(run_id, "FAIL", reason)
+            if run_id:
+                closed = f"; its MLflow run {run_id} is {self.tracker.run_status(run_id)}"
+        return StudyError(
+            f"--storage {mask_url(self.opts.storage_url)}: could not record the end of trial "
+            f"{trial.number} ({cause}); it stays RUNNING there until a worker, once the storage "
+            f"is writable, fails it (after --grace {self.opts.grace_period}s) and retries it"
+            f"{closed}"
+        )
 
     def close_parent(self, outcome: str) -> None:
         """The last worker out closes the parent run; an interrupted one marks it KILLED."""
         parent = self.study.user_attrs.get(PARENT_ATTR)
         if not parent:
             return
-        if outcome == "interrupted":
-            self.tracker.client.set_terminated(parent, status="KILLED")
-        elif count(self.study, (TrialState.RUNNING,)) == 0:
-            self.tracker.client.set_terminated(parent, status="FINISHED")
+        try:
+            if outcome == "interrupted":
+                self.tracker.client.set_terminated(parent, status="KILLED")
+            elif count(self.study, (TrialState.RUNNING,)) == 0:
+                self.tracker.client.set_terminated(parent, status="FINISHED")
+        except Exception as exc:  # a tracking outage: the trials are in the study all the same
+            _logger.warning(
+                "the MLflow parent run %s stays RUNNING: %s",
+                parent,
+                mask_text(_first_line(exc), [self.opts.tracking_uri]),
+            )
 
 
 def _released_first(
@@ -238,6 +273,16 @@ def _released_first(
         return objective(trial)
 
     return run
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    while exc.__cause__ or exc.__context__:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
 
 
 def _taken_over(exc: Exception) -> bool:
