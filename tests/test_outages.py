@@ -45,13 +45,13 @@ def small_filesystem(path: Path, size: str) -> Iterator[Path]:
 def fill(directory: Path) -> Path:
     """Take every free byte of `directory`'s filesystem; returns the filler file."""
     filler = directory / "filler"
-    with filler.open("wb") as stream:
-        try:
+    try:
+        with filler.open("wb") as stream:
             while True:
                 stream.write(b"\0" * 65536)
                 stream.flush()
-        except OSError:
-            pass
+    except OSError:
+        pass
     return filler
 
 
@@ -119,7 +119,7 @@ def test_a_tracking_outage_mid_sweep_loses_no_trial(
 def test_a_trial_end_on_a_full_disk_leaves_both_stores_consistent(
     tmp_path: Path, tiny_corpus: Path
 ) -> None:
-    with small_filesystem(tmp_path / "full", "3m") as full:
+    with small_filesystem(tmp_path / "full", "16m") as full:
         write_study(tmp_path / "full.py", epochs=40, hidden="[256]", train_frames=8_000)
         args = ["run", "full.py", "--trials", "1", "--data", tiny_corpus]
         args += ["--storage", "sqlite:///full/sweeps.db", "--heartbeat", "1", "--grace", "3"]
