@@ -92,3 +92,9 @@ def test_cuda_overlay_builds_workers_with_cuda_torch_and_gives_them_the_gpus() -
     assert worker["build"]["args"]["TORCH_INDEX"] == ""
     assert worker["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
     assert services["mlflow"]["build"]["args"]["TORCH_INDEX"] == CPU_INDEX
+
+
+def test_docker_stop_reaches_workers_through_an_init_with_time_to_record_the_trial() -> None:
+    worker = _services()["worker"]
+    assert worker["init"] is True
+    assert worker["stop_grace_period"] in ("1m0s", "60s", "1m")
