@@ -99,9 +99,11 @@ def load_study_file(path: Path) -> StudyFile:
         spec.loader.exec_module(module)
     except SyntaxError as exc:
         raise StudyError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except Exception as exc:
+        raise StudyError(f"{_where(path, exc)}: {type(exc).__name__}: {exc}") from None
     except KeyboardInterrupt:
         raise
-    except BaseException as exc:  # SystemExit too: sys.exit() in a study file is a mistake
+    except BaseException as exc:  # sys.exit() in a study file is a mistake too
         raise StudyError(f"{_where(path, exc)}: {_raised(exc)}") from None
     study = getattr(module, "study", StudySpec())
     if not isinstance(study, StudySpec):
@@ -119,7 +121,7 @@ class StudyFileExit(StudyError):
 def _raised(exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
         return f"called sys.exit({exc.code!r})"
-    return f"raised {type(exc).__name__}: {exc}"
+    return f"failed: {type(exc).__name__}: {exc}"
 
 
 def _where(path: Path, exc: BaseException) -> str:
