@@ -54,9 +54,10 @@ def _root(
 
 
 def main() -> None:
-    from sweeper.signals import stop_on_signals
+    from sweeper.signals import die_with_parent, stop_on_signals
 
     stop_on_signals()
+    die_with_parent()  # first thing: a worker told to stop while it starts up must hear it
     try:
         app()
     except SweeperError as exc:

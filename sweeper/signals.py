@@ -71,5 +71,5 @@ def die_with_parent() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
         return
-    if os.getppid() != int(parent):  # the parent died before the signal was asked for
-        os.kill(os.getpid(), signal.SIGTERM)
+    if os.getppid() != int(parent):  # it died before the signal was asked for: nothing ran yet
+        sys.exit(128 + signal.SIGTERM)

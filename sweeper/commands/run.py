@@ -64,12 +64,10 @@ def run(
     Example: sweeper run studies/quick.py --trials 20
     """
     from sweeper.runner import execute
-    from sweeper.signals import describe, die_with_parent, exit_status
+    from sweeper.signals import describe, exit_status
 
     console = Console(stderr=True)
     worker_index = int(os.environ.get("SWEEPER_WORKER_INDEX", "0"))
-    if worker_index:
-        die_with_parent()
     try:
         code = execute(
             study_file=study_file,
