@@ -69,6 +69,9 @@ def promote(
     storage_url = resolve_storage_url(storage)
     tracking = resolve_tracking_uri(tracking_uri)
     mask_logging([storage_url, tracking])
+    from sweeper.tracking import check_tracking_store
+
+    check_tracking_store(tracking)  # before its run starts: an outage fails fast, in one line
     request = PromoteRequest(
         study_name=study_name,
         storage_url=storage_url,
