@@ -16,7 +16,7 @@ from sweeper.commands import data as data_commands
 from sweeper.commands import promote as promote_commands
 from sweeper.commands import report as report_commands
 from sweeper.commands import run as run_commands
-from sweeper.errors import SweeperError
+from sweeper.errors import SweeperError, first_line
 
 app = typer.Typer(
     name="sweeper",
@@ -68,8 +68,7 @@ def main() -> None:
         # needs (an outage, a full disk); the traceback is for a bug report, on request.
         if os.environ.get(DEBUG_ENV):
             _print_error("".join(traceback.format_exception(exc)).strip())
-        first = (str(exc).strip().splitlines() or [""])[0]
-        _print_error(f"{type(exc).__name__}: {first} (set {DEBUG_ENV}=1 for the traceback)")
+        _print_error(f"{first_line(exc)} (set {DEBUG_ENV}=1 for the traceback)")
         sys.exit(1)
 
 

@@ -13,3 +13,8 @@ class DataError(SweeperError):
 
 class StudyError(SweeperError):
     """A study file, study name or storage is unusable."""
+
+
+def first_line(exc: BaseException) -> str:
+    """`Type: first line of the message`: a library's error, told in one line."""
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"

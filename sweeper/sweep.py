@@ -21,7 +21,7 @@ from typing import IO
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeper.errors import StudyError
+from sweeper.errors import StudyError, first_line
 from sweeper.objective import FAIL_REASON, FINISHED, TrialContext, make_objective
 from sweeper.samplers import TrialSeededSampler
 from sweeper.secrets import mask_text, mask_url
@@ -229,7 +229,7 @@ class Worker:
     def _unrecorded(self, trial: optuna.Trial, exc: Exception) -> StudyError:
         """The error for a trial whose end the study's storage refused, once its MLflow run is
         closed as failed: what the storage said, and what each store now holds."""
-        cause = mask_text(_first_line(_root_cause(exc)), [self.opts.storage_url])
+        cause = mask_text(first_line(_root_cause(exc)), [self.opts.storage_url])
         run_id = trial.user_attrs.get(RUN_ATTR)
         closed = ""
         with suppress(Exception):  # the tracking store may be out of reach as well
@@ -259,7 +259,7 @@ class Worker:
             _logger.warning(
                 "the MLflow parent run %s stays RUNNING: %s",
                 parent,
-                mask_text(_first_line(exc), [self.opts.tracking_uri]),
+                mask_text(first_line(exc), [self.opts.tracking_uri]),
             )
 
 
@@ -279,10 +279,6 @@ def _root_cause(exc: BaseException) -> BaseException:
     while exc.__cause__ or exc.__context__:
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
     return exc
-
-
-def _first_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
 
 
 def _taken_over(exc: Exception) -> bool:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
+from sweeper.errors import first_line
 from sweeper.secrets import mask_text
 
 T = TypeVar("T")
@@ -48,8 +49,7 @@ class TrialLog:
         try:
             return True, call()
         except Exception as exc:
-            first = (str(exc).strip().splitlines() or [""])[0]
-            self.error = mask_text(f"{type(exc).__name__}: {first}", self.secrets)
+            self.error = mask_text(first_line(exc), self.secrets)
             return False, None
 
     def report(self) -> None:
