@@ -49,3 +49,14 @@ def start_sweeper(
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def wait_for_exit(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
+    """(stdout, stderr) of `proc` once it exits; one still running after `timeout` seconds is
+    killed (its workers die with it) and fails the test."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, stderr = proc.communicate()
+        raise AssertionError(f"still running after {timeout}s; stderr:\n{stderr}") from None

@@ -15,7 +15,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from sweeper.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from tests.cli import start_sweeper, sweeper
+from tests.cli import start_sweeper, sweeper, wait_for_exit
 from tests.fixtures.services import MlflowServer
 from tests.test_run import mlflow_runs, states, trials_of, wait_for_running_epoch, write_study
 
@@ -98,7 +98,7 @@ def test_a_tracking_outage_mid_sweep_loses_no_trial(
     number = wait_for_running_epoch(tmp_path, "outage", proc)
     own_mlflow_server.stop()
     stopped = time.monotonic()
-    stdout, stderr = proc.communicate(timeout=300)
+    stdout, stderr = wait_for_exit(proc, 300)
     # each trial waits out MLflow's bounded retries twice at most (sweeper.unlogged)
     assert time.monotonic() - stopped < 200
     assert proc.returncode == 0, stderr
@@ -130,7 +130,7 @@ def test_a_trial_end_on_a_full_disk_leaves_both_stores_consistent(
             assert proc.poll() is None, proc.communicate()
             time.sleep(0.3)
         filler = fill(full)
-        _, stderr = proc.communicate(timeout=120)
+        _, stderr = wait_for_exit(proc, 120)
         assert proc.returncode == 2, stderr
         last = stderr.strip().splitlines()[-1]
         assert "could not record the end of trial 0" in last and "disk is full" in last, stderr

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli import start_sweeper, sweeper
+from tests.cli import start_sweeper, sweeper, wait_for_exit
 from tests.test_run import (
     mlflow_runs,
     slow_study,
@@ -97,7 +97,7 @@ def test_a_signal_stops_a_trial_like_ctrl_c_and_the_command_resumes(
     proc = start_sweeper(*args, cwd=tmp_path)
     wait_for_running_epoch(tmp_path, "slow", proc)
     proc.send_signal(signum)
-    _, stderr = proc.communicate(timeout=STOP_WITHIN_S)
+    _, stderr = wait_for_exit(proc, STOP_WITHIN_S)
     assert proc.returncode == 128 + signum, stderr
     assert f"interrupted ({signum.name})" in stderr and "resume" in stderr
     assert "Traceback" not in stderr
@@ -114,7 +114,7 @@ def test_sigterm_to_the_parent_stops_every_worker(tmp_path: Path, tiny_corpus: P
     workers = children_of(proc.pid)
     assert workers
     proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=WORKERS_STOP_WITHIN_S)
+    _, stderr = wait_for_exit(proc, WORKERS_STOP_WITHIN_S)
     assert proc.returncode == 143, stderr
     assert "Traceback" not in stderr and "worker exited" not in stderr
     assert not [pid for pid in workers if alive(pid)]
@@ -130,7 +130,7 @@ def test_workers_stop_when_their_parent_is_killed(tmp_path: Path, tiny_corpus: P
     wait_for_running_trials(tmp_path, "slow", proc, 2)
     workers = children_of(proc.pid)
     proc.kill()  # SIGKILL: nothing to forward, the kernel tells the workers
-    proc.communicate(timeout=STOP_WITHIN_S)
+    wait_for_exit(proc, STOP_WITHIN_S)
     deadline = time.monotonic() + WORKERS_STOP_WITHIN_S
     while [pid for pid in workers if alive(pid)] and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -139,12 +139,13 @@ def test_workers_stop_when_their_parent_is_killed(tmp_path: Path, tiny_corpus: P
     assert "interrupted (SIGTERM)" in reasons  # the worker recorded its trial as it stopped
 
 
+UNSHARE = ("unshare", "--pid", "--fork", "--mount-proc")
+
+
 def _unshare_works() -> str | None:
     if shutil.which("unshare") is None:
         return "no unshare command"
-    probe = subprocess.run(
-        ["unshare", "--pid", "--fork", "--mount-proc", "true"], capture_output=True, check=False
-    )
+    probe = subprocess.run([*UNSHARE, "--kill-child", "true"], capture_output=True, check=False)
     return None if probe.returncode == 0 else f"unshare --pid fails here: {probe.stderr!r}"
 
 
@@ -156,19 +157,12 @@ def test_sweeper_as_pid_1_stops_on_sigterm(tmp_path: Path, tiny_corpus: Path) ->
         pytest.skip(reason)
     slow_study(tmp_path / "slow.py")
     args = ["run", "slow.py", "--trials", "2", "--data", tiny_corpus]
-    outer = start_sweeper(
-        *args, cwd=tmp_path, prefix=("unshare", "--pid", "--fork", "--mount-proc")
-    )
+    outer = start_sweeper(*args, cwd=tmp_path, prefix=(*UNSHARE, "--kill-child"))
     wait_for_running_epoch(tmp_path, "slow", outer)
     (pid_1,) = children_of(outer.pid)  # sweeper: PID 1 inside, this pid outside
     assert pid_in_its_namespace(pid_1) == 1
     os.kill(pid_1, signal.SIGTERM)
-    try:
-        _, stderr = outer.communicate(timeout=STOP_WITHIN_S)
-    except subprocess.TimeoutExpired:
-        os.kill(pid_1, signal.SIGKILL)
-        outer.communicate()
-        raise AssertionError("sweeper as PID 1 ignored SIGTERM") from None
+    _, stderr = wait_for_exit(outer, STOP_WITHIN_S)  # killing unshare kills its PID 1 too
     assert outer.returncode == 143, stderr
     assert "Traceback" not in stderr
     assert_stopped_cleanly(tmp_path, "slow", "SIGTERM")
@@ -212,9 +206,7 @@ def test_python_ignores_sigterm_as_pid_1_without_a_handler() -> None:
     if reason:
         pytest.skip(reason)
     code = "import time; time.sleep(30)"
-    outer = subprocess.Popen(
-        ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", code]
-    )
+    outer = subprocess.Popen([*UNSHARE, sys.executable, "-c", code])
     deadline = time.monotonic() + 10
     while not children_of(outer.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
