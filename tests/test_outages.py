@@ -183,3 +183,24 @@ def test_a_checkpoint_on_a_full_disk_is_one_error_and_keeps_the_last_one(tmp_pat
         kept = load_checkpoint(directory)
         assert kept is not None and kept["epoch"] == 1
         assert [p.name for p in directory.iterdir()] == ["checkpoint.pt"]
+
+
+@pytest.mark.parametrize("debug", ["", "1"], ids=["one-line", "with-traceback"])
+def test_an_error_sweeper_did_not_foresee_is_told_with_the_password_masked(
+    tmp_path: Path, debug: str
+) -> None:
+    """A library's error quoting the tracking URI (MLflow's does, password and all)."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    optuna.create_study(study_name="s", storage=f"sqlite:///{tmp_path / 'sweeps.db'}")
+    uri = f"http://sweeper:{SECRET}@127.0.0.1:9"
+    result = sweeper(
+        *("compare", "s", "--tracking-uri", uri),
+        cwd=tmp_path,
+        env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "SWEEPER_DEBUG": debug},
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert SECRET not in result.stdout + result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: MlflowException: API request to http://sweeper:***@127.0.0.1:9")
+    assert ("Traceback" in result.stderr) == bool(debug)
