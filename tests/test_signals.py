@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -198,25 +197,3 @@ def test_sys_exit_in_a_study_file_fails_the_trial_and_stops_with_one_line(
     assert parents[0].info.status != "RUNNING"
     (child,) = children
     assert child.info.status == "FAILED" and "sys.exit(3)" in child.data.tags["sweeper.failure"]
-
-
-def test_python_ignores_sigterm_as_pid_1_without_a_handler() -> None:
-    """The premise of the PID-1 test: without sweeper's handler, SIGTERM does nothing."""
-    reason = _unshare_works()
-    if reason:
-        pytest.skip(reason)
-    code = "import time; time.sleep(30)"
-    outer = subprocess.Popen([*UNSHARE, sys.executable, "-c", code])
-    deadline = time.monotonic() + 10
-    while not children_of(outer.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    (pid_1,) = children_of(outer.pid)
-    try:
-        assert pid_in_its_namespace(pid_1) == 1
-        time.sleep(0.5)
-        os.kill(pid_1, signal.SIGTERM)
-        time.sleep(1)
-        assert alive(pid_1)
-    finally:
-        os.kill(pid_1, signal.SIGKILL)  # from outside its namespace, SIGKILL always lands
-        outer.wait()
