@@ -23,7 +23,23 @@ def write_atomically(path: Path, content: bytes | Callable[[IO[bytes]], object])
             else:
                 content(stream)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         temporary.unlink(missing_ok=True)
+        failed_write = _os_error_behind(exc)
+        if failed_write is not None:
+            raise failed_write from exc
         raise
     return path
+
+
+def _os_error_behind(exc: BaseException) -> OSError | None:
+    """The OSError (a full disk, say) behind an error of a writer that reports it as its own:
+    torch.save raises RuntimeError('... unexpected pos ...') when the stream's write fails."""
+    if isinstance(exc, OSError) or not isinstance(exc, Exception):
+        return None
+    seen = exc.__cause__ or exc.__context__
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None

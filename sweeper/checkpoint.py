@@ -24,7 +24,13 @@ class CheckpointError(SweeperError):
 
 def save_checkpoint(directory: Path, state: dict[str, Any]) -> Path:
     """Write `state` to `directory`/checkpoint.pt, replacing any older checkpoint atomically."""
-    return write_atomically(directory / CHECKPOINT_NAME, lambda stream: torch.save(state, stream))
+    path = directory / CHECKPOINT_NAME
+    try:
+        return write_atomically(path, lambda stream: torch.save(state, stream))
+    except OSError as exc:  # the previous checkpoint, if any, is intact
+        raise CheckpointError(
+            f"{path}: cannot write the checkpoint: {exc.strerror or exc}"
+        ) from None
 
 
 def remove_checkpoint(directory: Path) -> None:

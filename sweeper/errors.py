@@ -18,3 +18,8 @@ class StudyError(SweeperError):
 class StudyFileError(StudyError):
     """A study file's search space gives a config that no sampled value can make valid: every
     trial would fail the same way, so the sweep stops at the first."""
+
+
+def first_line(exc: BaseException) -> str:
+    """`Type: first line of the message`: a library's error, told in one line."""
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"

@@ -10,6 +10,7 @@ import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,14 @@ from sweeper.errors import StudyFileError
 from sweeper.memory import PeakMemory
 from sweeper.models import ConfigError, count_parameters, resolve_config
 from sweeper.secrets import mask_text
+from sweeper.signals import describe
 from sweeper.storage import FAIL_REASON
 from sweeper.study_settings import VERSION_ATTR
 from sweeper.studyfile import StudyFile, call_search_space
 from sweeper.tracking import RUN_ATTR, Tracker, config_json
 from sweeper.train import EpochStats, resumable_history, train
 from sweeper.trial_checkpoints import CheckpointStore, lineage
+from sweeper.unlogged import TrialLog
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 # Trials holding a slot of the budget; WAITING: a dead worker's trial re-queued for retry.
@@ -75,22 +78,37 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
     def objective(trial: optuna.Trial) -> float:
         started = time.perf_counter()
         peak = PeakMemory()
-        run_id = ""  # until the trial's MLflow run exists
+        run_id: str | None = None  # until the trial's MLflow run exists
         epochs_run = 0
         trained = 0  # epochs this attempt trained (a resumed trial ran the others before)
         best_yet: dict[str, float] = {}  # a pruned trial's run shows its best too, as COMPLETE's do
+        log = TrialLog(trial.number, (ctx.tracker.tracking_uri,))
 
         def on_epoch(stats: EpochStats) -> None:
             nonlocal epochs_run, trained
             epochs_run, trained = stats.epoch, trained + 1
             if stats.val_acc > best_yet.get("best_val_acc", -1.0):
                 best_yet.update(best_val_acc=stats.val_acc, best_epoch=stats.epoch)
-            ctx.tracker.log_epoch(run_id, stats.epoch, stats.metrics())
+            if run_id:
+                log.epoch(
+                    stats.epoch, lambda: ctx.tracker.log_epoch(run_id, stats.epoch, stats.metrics())
+                )
             trial.report(stats.val_acc, stats.epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned(
                     f"pruned at epoch {stats.epoch}: val_acc {stats.val_acc:.4f}"
                 )
+
+        def close(state: str, reason: str | None = None, **metrics: float) -> None:
+            # the trial's end goes to MLflow even after an outage made it skip other writes
+            if run_id:
+                metrics = {**metrics, **peak.metrics()}
+                log.write(
+                    "the run's end",
+                    lambda: ctx.tracker.finish(run_id, state, reason, metrics),
+                    closing=True,
+                )
+            log.report()
 
         try:
             frozen = _stand_down_if_surplus(trial, ctx.target)
@@ -98,15 +116,23 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
             retry_of = frozen.system_attrs.get("failed_trial")
             if retry_of is not None:
                 tags["sweeper.retry_of"] = str(retry_of)
-            run_id = ctx.tracker.start_trial(ctx.parent_run_id, trial.number, {}, tags)
-            trial.set_user_attr(RUN_ATTR, run_id)
+            run_id = log.write(
+                "its run",
+                lambda: ctx.tracker.start_trial(ctx.parent_run_id, trial.number, {}, tags),
+            )
+            if run_id:
+                trial.set_user_attr(RUN_ATTR, run_id)
             trial.set_user_attr(VERSION_ATTR, ctx.settings_version)
             config = trial_config(ctx.study_file, trial)
             n_params = count_parameters(config)
             trial.set_user_attr("n_params", n_params)
             trial.set_user_attr("config", config)  # what `promote` retrains, exactly
-            ctx.tracker.log_params(run_id, {**config, "n_params": n_params})
-            checkpoint_dir, publish, epochs_run = _resume(ctx, trial, frozen, run_id, config)
+            if run_id:
+                log.write(
+                    "params",
+                    lambda: ctx.tracker.log_params(run_id, {**config, "n_params": n_params}),
+                )
+            checkpoint_dir, publish, epochs_run = _resume(ctx, trial, frozen, run_id, config, log)
             result = train(
                 config,
                 ctx.train,
@@ -121,23 +147,22 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
             raise  # it has said why
         except optuna.TrialPruned as exc:
             _record_end(trial, started, epochs_run, trained)
-            ctx.tracker.finish(run_id, "PRUNED", str(exc), metrics={**best_yet, **peak.metrics()})
+            close("PRUNED", str(exc), **best_yet)
             raise
         except BaseException as exc:
             # Every failed trial says why, even one that failed before its run could start.
+            # MLflow first: when the study's database is what failed, the run still closes.
             reason = _reason(exc)
+            close("FAIL", reason)
             trial.set_user_attr(FAIL_REASON, reason)
             _record_end(trial, started, epochs_run, trained)
-            if run_id:
-                ctx.tracker.finish(run_id, "FAIL", reason, metrics=peak.metrics())
             raise
         trial.set_user_attr("best_epoch", result.best_epoch)
         _record_end(trial, started, result.epochs_run, trained)
-        ctx.tracker.log_files(
-            run_id, {"model.pt": _state_bytes(result.model), "config.json": config_json(config)}
-        )
-        best = {"best_val_acc": result.best_val_acc, "best_epoch": result.best_epoch}
-        ctx.tracker.finish(run_id, "COMPLETE", metrics={**best, **peak.metrics()})
+        if run_id:
+            files = {"model.pt": _state_bytes(result.model), "config.json": config_json(config)}
+            log.write("model.pt and config.json", lambda: ctx.tracker.log_files(run_id, files))
+        close("COMPLETE", best_val_acc=result.best_val_acc, best_epoch=result.best_epoch)
         return result.best_val_acc
 
     return objective
@@ -159,24 +184,38 @@ def _stand_down_if_surplus(trial: optuna.Trial, target: int) -> FrozenTrial:
 
 
 def _resume(
-    ctx: TrialContext, trial: optuna.Trial, frozen: FrozenTrial, run_id: str, config: dict
+    ctx: TrialContext,
+    trial: optuna.Trial,
+    frozen: FrozenTrial,
+    run_id: str | None,
+    config: dict[str, Any],
+    log: TrialLog,
 ) -> tuple[Path | None, Callable[[], None] | None, int]:
     """The trial's checkpoint directory, how to publish it after each epoch, and the epochs it
     already holds. A re-run of a lineage replays those epochs, so the pruner and the MLflow run
-    see the history an uninterrupted trial would have given them."""
+    see the history an uninterrupted trial would have given them. Checkpoints kept by the
+    tracking store share its outages: then the trial trains on, from scratch if need be."""
     if ctx.checkpoints is None:
         return None, None, 0
     store, root = ctx.checkpoints, lineage(frozen)
-    store.fetch(root)
+    log.write("its checkpoint's download", lambda: store.fetch(root))
     directory = store.local(root)
     history = resumable_history(directory, config)
     for stats in history:
         trial.report(stats.val_acc, stats.epoch)
-        ctx.tracker.log_epoch(run_id, stats.epoch, stats.metrics())
+        if run_id:
+            metrics = stats.metrics()
+            log.epoch(stats.epoch, partial(ctx.tracker.log_epoch, run_id, stats.epoch, metrics))
     if history:
         trial.set_user_attr(RESUMED_AT, len(history))
-        ctx.tracker.set_tags(run_id, {"sweeper.resumed": f"trial {root}, epoch {len(history)}"})
-    return directory, lambda: store.publish(root), len(history)
+        resumed = {"sweeper.resumed": f"trial {root}, epoch {len(history)}"}
+        if run_id:
+            log.write("the resume tag", lambda: ctx.tracker.set_tags(run_id, resumed))
+
+    def publish() -> None:
+        log.write("a checkpoint", lambda: store.publish(root))
+
+    return directory, publish, len(history)
 
 
 def is_surplus(trial: optuna.trial.FrozenTrial) -> bool:
@@ -192,7 +231,7 @@ def _record_end(trial: optuna.Trial, started: float, epochs_run: int, trained: i
 
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
-        return "interrupted (Ctrl-C)"
+        return f"interrupted ({describe(exc)})"
     # Recorded in both stores and printed: a library's message may quote a URL with a password.
     if isinstance(exc, optuna.exceptions.StorageInternalError) and exc.__cause__:
         # Optuna's message guesses at invalid data; the database's first line says what broke.

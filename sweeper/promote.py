@@ -44,7 +44,7 @@ from sweeper.objective import FINISHED
 from sweeper.placement import describe_device
 from sweeper.predictions import accuracy, predict_utterances, write_predictions
 from sweeper.runner import quiet_libraries
-from sweeper.secrets import mask_url
+from sweeper.secrets import mask_text, mask_url
 from sweeper.servable import example_features, export_classifier
 from sweeper.sqlite_files import sqlite_file
 from sweeper.storage import LockHeld, storage_lock
@@ -186,7 +186,8 @@ def _promote(study: optuna.Study, request: PromoteRequest, console: Console) -> 
         tracker.interrupt(run_id)
         raise
     except BaseException as exc:
-        tracker.finish(run_id, "FAIL", f"{type(exc).__name__}: {exc}")
+        secrets = [request.storage_url, request.tracking_uri]
+        tracker.finish(run_id, "FAIL", mask_text(f"{type(exc).__name__}: {exc}", secrets))
         raise
     tracker.finish(run_id, "COMPLETE")
     state.clear()

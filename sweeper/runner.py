@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import signal
 import subprocess
 import tempfile
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 from rich.console import Console
 
 from sweeper.errors import StudyError
+from sweeper.signals import STOPPING, signal_of
 from sweeper.study_settings import SPEC_ATTR, file_digest, record, refuse_drift
 from sweeper.studyfile import StudyFile, load_study_file
 
@@ -62,6 +65,10 @@ def execute(
     storage_url = resolve_storage_url(storage)
     tracking = resolve_tracking_uri(tracking_uri)
     mask_logging([storage_url, tracking])
+    from sweeper.tracking import check_tracking_store
+
+    check_tracking_store(tracking)
+
     placements = []
     if worker_index == 0:  # the workers it spawns were placed by it
         placements = plan_this_machine(workers=workers, gpus=gpus, per_gpu=per_gpu, device=device)
@@ -169,13 +176,18 @@ def execute(
     with contextlib.ExitStack() as stack:
         logs = [stack.enter_context(tempfile.TemporaryFile()) for _ in range(1, workers)]
         procs = spawn_workers(argv, placements, logs)
+        stop: int | None = None
         try:
             with Board(study, target, spec.epochs, workers, console):
                 outcome = worker.run(context)
                 for proc in procs:
                     proc.wait()
+        except BaseException as exc:
+            # The workers stop with this one: on its signal, or as on `kill` when it failed.
+            stop = signal_of(exc) if isinstance(exc, KeyboardInterrupt) else signal.SIGTERM
+            raise
         finally:
-            _reap(procs, logs, console)
+            _reap(procs, logs, console, stop)
             worker.close_parent(outcome)
     refresh_parent_run(study, worker.tracker, parent)
     console.print(leaderboard(study.get_trials(deepcopy=False)))
@@ -250,17 +262,35 @@ def study_settings(
     }
 
 
-def _reap(procs: list[subprocess.Popen[bytes]], logs: list[Any], console: Console) -> None:
+def _reap(
+    procs: list[subprocess.Popen[bytes]], logs: list[Any], console: Console, stop: int | None
+) -> None:
+    """Wait for the workers, first passing on `stop` (a signal) to them when it is set.
+
+    Interrupted workers record their trials within seconds; one still running after
+    REAP_TIMEOUT_S is killed, and its trial is failed and retried after --grace by whichever
+    worker runs the study next."""
+    if stop is not None:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(stop)
+    deadline = time.monotonic() + REAP_TIMEOUT_S
     for proc, log in zip(procs, logs, strict=True):
         try:
-            proc.wait(timeout=60)
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if proc.returncode not in (0, 130, -2):
+            console.print(f"[red]worker {proc.pid} did not stop in {REAP_TIMEOUT_S}s: killed[/]")
+        if proc.returncode not in _STOPPED:
             log.seek(0)
             tail = log.read().decode(errors="replace").strip().splitlines()[-1:]
             console.print(f"[red]worker exited with {proc.returncode}[/]: {' '.join(tail)}")
+
+
+REAP_TIMEOUT_S = 60
+# Exit statuses of a worker that finished, or stopped on a signal as it should.
+_STOPPED = {0, *(128 + signum for signum in STOPPING), *(-signum for signum in STOPPING)}
 
 
 def next_steps(name: str, storage_url: str, tracking_uri: str, experiment_id: str) -> str:

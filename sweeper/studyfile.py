@@ -107,6 +107,10 @@ def load_study_file(path: Path) -> StudyFile:
         raise StudyError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
     except Exception as exc:
         raise StudyError(f"{_where(path, exc)}: {type(exc).__name__}: {exc}") from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # sys.exit() in a study file is a mistake too
+        raise StudyError(f"{_where(path, exc)}: {_raised(exc)}") from None
     study = getattr(module, "study", StudySpec())
     if not isinstance(study, StudySpec):
         raise StudyError(f"{path}: `study` must be a sweeper.studyfile.StudySpec")
@@ -114,6 +118,16 @@ def load_study_file(path: Path) -> StudyFile:
     if not callable(search_space):
         raise StudyError(f"{path}: defines no `search_space(trial) -> dict` function")
     return StudyFile(path, study.name or path.stem, study, search_space)
+
+
+class StudyFileExit(StudyFileError):
+    """A study file tried to end the process (sys.exit): the sweep stops once it is recorded."""
+
+
+def _raised(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({exc.code!r})"
+    return f"failed: {type(exc).__name__}: {exc}"
 
 
 def _where(path: Path, exc: BaseException) -> str:
@@ -132,6 +146,15 @@ def call_search_space(study_file: StudyFile, trial: Any) -> dict[str, Any]:
             raise  # pruning and Optuna's own errors keep their meaning
         raise StudyError(
             f"{_where(study_file.path, exc)}: search_space failed: {type(exc).__name__}: {exc}"
+        ) from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        # sys.exit() and the like would end the worker with its trial RUNNING: an Exception
+        # is recorded as the trial's failure, and this one then stops the sweep.
+        raise StudyFileExit(
+            f"{_where(study_file.path, exc)}: search_space {_raised(exc)}; a study file must "
+            "return a config or raise an Exception"
         ) from None
     if not isinstance(config, dict):
         raise StudyFileError(f"{study_file.path}: search_space must return a dict, not {config!r}")

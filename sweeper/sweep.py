@@ -13,7 +13,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -21,12 +21,13 @@ from typing import IO
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeper.errors import StudyError, StudyFileError
+from sweeper.errors import StudyError, StudyFileError, first_line
 from sweeper.objective import FAIL_REASON, FINISHED, TrialContext, make_objective
 from sweeper.placement import Placement
 from sweeper.progress import study_progress
 from sweeper.samplers import TrialSeededSampler
-from sweeper.secrets import mask_text
+from sweeper.secrets import mask_text, mask_url
+from sweeper.signals import PARENT_ENV
 from sweeper.storage import storage_lock
 from sweeper.studyfile import StudyFile, StudySpec
 from sweeper.tracking import PARENT_ATTR, RUN_ATTR, Tracker
@@ -209,19 +210,23 @@ class Worker:
         worker took it over. A StudyFileError, once the trial is recorded FAIL, stops the sweep:
         every later trial would fail the same way."""
         self._last = None
-        broken: list[StudyFileError] = []
+        stopping: list[StudyFileError] = []
+        started: list[optuna.Trial] = []
 
-        def run(trial: optuna.Trial) -> float:
+        def recorded_then_stop(trial: optuna.Trial) -> float:
+            started.append(trial)
             try:
                 return objective(trial)
             except StudyFileError as exc:
-                broken.append(exc)
+                stopping.append(exc)  # Optuna records the trial's failure first
                 raise
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             try:
-                self.study.optimize(run, n_trials=1, catch=(Exception,), callbacks=[self._remember])
+                self.study.optimize(
+                    recorded_then_stop, n_trials=1, catch=(Exception,), callbacks=[self._remember]
+                )
             except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as exc:
                 # Scale-out: heartbeats that a database outage held up past --grace make another
                 # worker fail this trial and retry it; Optuna then refuses its end.
@@ -232,8 +237,33 @@ class Worker:
                     "it and retried it; its result is dropped",
                     self.opts.grace_period,
                 )
-        if broken:
-            raise broken[0]
+            except Exception as exc:
+                if not started:
+                    raise
+                # Optuna could not write the trial's end (a full disk, say): it raises an
+                # AssertionError of its own with the storage's error behind it.
+                raise self._unrecorded(started[0], exc) from None
+        if stopping:
+            raise stopping[0]
+
+    def _unrecorded(self, trial: optuna.Trial, exc: Exception) -> StudyError:
+        """The error for a trial whose end the study's storage refused, once its MLflow run is
+        closed as failed: what the storage said, and what each store now holds."""
+        cause = mask_text(first_line(_root_cause(exc)), [self.opts.storage_url])
+        run_id = trial.user_attrs.get(RUN_ATTR)
+        closed = ""
+        with suppress(Exception):  # the tracking store may be out of reach as well
+            if run_id and self.tracker.run_status(run_id) == "RUNNING":
+                reason = f"its end could not be recorded in the study: {cause}"
+                self.tracker.finish(run_id, "FAIL", reason)
+            if run_id:
+                closed = f"; its MLflow run {run_id} is {self.tracker.run_status(run_id)}"
+        return StudyError(
+            f"--storage {mask_url(self.opts.storage_url)}: could not record the end of trial "
+            f"{trial.number} ({cause}); it stays RUNNING there until a worker, once the storage "
+            f"is writable, fails it (after --grace {self.opts.grace_period}s) and retries it"
+            f"{closed}"
+        )
 
     def _tidy_checkpoints(self, store: CheckpointStore, trial: FrozenTrial) -> None:
         """Once a trial has ended, its checkpoint is needed only to resume it after an
@@ -259,10 +289,17 @@ class Worker:
         parent = self.study.user_attrs.get(PARENT_ATTR)
         if not parent:
             return
-        if outcome == "interrupted":
-            self.tracker.client.set_terminated(parent, status="KILLED")
-        elif count(self.study, (TrialState.RUNNING,)) == 0:
-            self.tracker.client.set_terminated(parent, status="FINISHED")
+        try:
+            if outcome == "interrupted":
+                self.tracker.client.set_terminated(parent, status="KILLED")
+            elif count(self.study, (TrialState.RUNNING,)) == 0:
+                self.tracker.client.set_terminated(parent, status="FINISHED")
+        except Exception as exc:  # a tracking outage: the trials are in the study all the same
+            _logger.warning(
+                "the MLflow parent run %s stays RUNNING: %s",
+                parent,
+                mask_text(first_line(exc), [self.opts.tracking_uri]),
+            )
 
 
 def requeue_interrupted(study: optuna.Study) -> list[int]:
@@ -302,6 +339,12 @@ def _released_first(
     return run
 
 
+def _root_cause(exc: BaseException) -> BaseException:
+    while exc.__cause__ or exc.__context__:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return exc
+
+
 def _taken_over(exc: Exception) -> bool:
     """Whether Optuna refused to update this worker's trial because another finished it."""
     return isinstance(exc, optuna.exceptions.UpdateFinishedTrialError) or str(exc).startswith(
@@ -317,12 +360,17 @@ def spawn_workers(
     procs = []
     for placement, log in zip(placements[1:], logs, strict=True):
         env = {**os.environ, **placement.env()}
+        env[PARENT_ENV] = str(os.getpid())  # a worker stops when this process dies
         procs.append(
             subprocess.Popen(
                 [sys.executable, "-m", "sweeper", *argv],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
+                # Its own process group: Ctrl-C in the terminal reaches only this process,
+                # which passes it on, so every worker gets each signal once (a second one
+                # kills a worker while it records its trial).
+                process_group=0,
             )
         )
     return procs

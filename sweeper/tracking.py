@@ -28,12 +28,21 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 # A progress bar per checkpoint a resumed trial downloads would be noise in the sweep's output.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# MLflow retries a failing call to a tracking server for about 4 minutes; sweeper's own
+# default bounds each call to about 20 s when the server refuses connections (4 retries after
+# 0, 2, 4 and 8 s, plus up to 1 s of jitter each) and about 2 minutes when it accepts them but
+# never answers (5 tries of 20 s), so that an outage costs a trial seconds, not its result.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "4")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
 
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from sqlalchemy.engine import make_url
 
+from sweeper.errors import StudyError
+from sweeper.secrets import mask_url
 from sweeper.sqlite_files import enable_wal, sqlite_file
 
 if TYPE_CHECKING:
@@ -460,3 +469,55 @@ def _tag_value(value: str) -> str:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+HEALTH_TIMEOUT_S = 5
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_tracking_store(uri: str) -> None:
+    """Fail fast, before any store is written, when `uri` cannot be a working tracking store:
+    a scheme MLflow has no store for, a file that is not SQLite, a server that does not answer
+    (asked once, for HEALTH_TIMEOUT_S, instead of MLflow's retries)."""
+    from mlflow.tracking._tracking_service.utils import _tracking_store_registry
+
+    shown = f"--tracking-uri {mask_url(uri)!r}"
+    try:
+        _tracking_store_registry.get_store_builder(uri)
+    except MlflowException:
+        raise StudyError(
+            f"{shown}: not a tracking store MLflow knows; expected sqlite:///mlflow.db, "
+            "http://HOST:5000 or a database URL"
+        ) from None
+    if uri.startswith(("http://", "https://")):
+        _check_server(uri, shown)
+    elif uri.startswith("sqlite:"):
+        database = sqlite_file(make_url(uri))
+        if database is None:
+            return
+        if not database.parent.is_dir():
+            raise StudyError(f"{shown}: directory {database.parent} does not exist")
+        if database.is_file():
+            with database.open("rb") as file:
+                header = file.read(len(_SQLITE_HEADER))
+            if header and header != _SQLITE_HEADER:
+                raise StudyError(f"{shown}: {database} is not a SQLite database")
+
+
+def _check_server(uri: str, shown: str) -> None:
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(uri)
+    # /health needs no login; urllib would take a password in the URL for part of the port.
+    health = parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="")
+    url = urllib.parse.urlunsplit(health).rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT_S):
+            return
+    except urllib.error.HTTPError as exc:
+        reason = f"HTTP {exc.code} from {url}"
+    except (OSError, ValueError) as exc:
+        reason = str(getattr(exc, "reason", None) or exc)
+    raise StudyError(f"{shown}: the tracking server does not answer ({reason})")

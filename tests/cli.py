@@ -33,13 +33,30 @@ def sweeper(
     return result
 
 
-def start_sweeper(*args: str | Path, cwd: Path) -> subprocess.Popen[str]:
-    """Start `python -m sweeper ARGS` without waiting (for interrupt and kill tests)."""
+def start_sweeper(
+    *args: str | Path,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    prefix: tuple[str, ...] = (),
+) -> subprocess.Popen[str]:
+    """Start `python -m sweeper ARGS` without waiting (for interrupt and kill tests); `prefix`
+    is a command that runs it (such as `unshare ...`)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "sweeper", *map(str, args)],
+        [*prefix, sys.executable, "-m", "sweeper", *map(str, args)],
         cwd=cwd,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def wait_for_exit(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
+    """(stdout, stderr) of `proc` once it exits; one still running after `timeout` seconds is
+    killed (its workers die with it) and fails the test."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, stderr = proc.communicate()
+        raise AssertionError(f"still running after {timeout}s; stderr:\n{stderr}") from None

@@ -94,9 +94,9 @@ def test_the_printed_page_shows_ranked_trials_and_the_parent_curve(
     ARTIFACTS.mkdir(exist_ok=True)
     table_png, charts_png = ARTIFACTS / "mlflow-runs.png", ARTIFACTS / "mlflow-charts.png"
     # `mlflow ui` as printed: no arguments, from the directory of the sweep
-    with serving_mlflow(cwd=cwd, log_path=cwd / "ui.log") as base:
-        table = render(base + page, table_png)
-        charts = render(f"{base}{page}&compareRunsMode=CHART", charts_png)
+    with serving_mlflow(cwd=cwd, log_path=cwd / "ui.log") as server:
+        table = render(server.url + page, table_png)
+        charts = render(f"{server.url}{page}&compareRunsMode=CHART", charts_png)
     print(f"screenshots: {table_png} {charts_png}")
 
     assert "Run Name" in table and "matching runs" in table, table[:2000]

@@ -95,3 +95,9 @@ def test_cuda_overlay_builds_workers_with_cuda_torch_and_gives_them_the_gpus() -
     # one container, one pinned worker process per GPU, joining the same sweep as the base
     assert worker["command"][-2:] == ["--gpus=all", "--per-gpu=1"]
     assert worker["command"][:-2] == _services()["worker"]["command"]
+
+
+def test_docker_stop_reaches_workers_through_an_init_with_time_to_record_the_trial() -> None:
+    worker = _services()["worker"]
+    assert worker["init"] is True
+    assert worker["stop_grace_period"] in ("1m0s", "60s", "1m")

@@ -70,6 +70,9 @@ def promote(
     storage_url = resolve_storage_url(storage)
     tracking = resolve_tracking_uri(tracking_uri)
     mask_logging([storage_url, tracking])
+    from sweeper.tracking import check_tracking_store
+
+    check_tracking_store(tracking)  # before its run starts: an outage fails fast, in one line
     request = PromoteRequest(
         study_name=study_name,
         storage_url=storage_url,
@@ -87,9 +90,13 @@ def promote(
     narration = Console(stderr=True)
     try:
         promotion = run_promotion(request, narration)
-    except KeyboardInterrupt:
-        narration.print("[yellow]interrupted[/]: run the same command again to resume.")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:
+        from sweeper.signals import describe, exit_status
+
+        narration.print(
+            f"[yellow]interrupted ({describe(exc)})[/]: run the same command again to resume."
+        )
+        raise typer.Exit(exit_status(exc)) from None
     if promotion.rechecks:
         console.print(recheck_table(promotion.rechecks, promotion.trial))
     console.print(summary_table(promotion))

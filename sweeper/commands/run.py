@@ -79,6 +79,7 @@ def run(
     On a machine with GPUs: sweeper run studies/lstm.py --gpus 0,1 --per-gpu 2
     """
     from sweeper.runner import execute
+    from sweeper.signals import describe, exit_status
 
     console = Console(stderr=True)
     worker_index = int(os.environ.get("SWEEPER_WORKER_INDEX", "0"))
@@ -105,8 +106,10 @@ def run(
             argv=sys.argv[1:],
             console=console,
         )
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]: run the same command again to resume.")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:
+        console.print(
+            f"[yellow]interrupted ({describe(exc)})[/]: run the same command again to resume."
+        )
+        raise typer.Exit(exit_status(exc)) from None
     if code:
         raise typer.Exit(code)

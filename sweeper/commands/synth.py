@@ -72,9 +72,13 @@ def synth(
                 force=force,
                 progress=progress,
             )
-    except KeyboardInterrupt:
-        err.print(f"interrupted: run the same command again to resume writing {out}")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:
+        from sweeper.signals import describe, exit_status
+
+        err.print(
+            f"interrupted ({describe(exc)}): run the same command again to resume writing {out}"
+        )
+        raise typer.Exit(exit_status(exc)) from None
     seconds = time.perf_counter() - started
 
     if outcome.generated == 0:
