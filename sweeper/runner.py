@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.console import Console
 
-from sweeper.errors import StudyError
+from sweeper.errors import StudyError, first_line
 from sweeper.signals import STOPPING, signal_of
 from sweeper.study_settings import SPEC_ATTR, file_digest, record, refuse_drift
 from sweeper.studyfile import StudyFile, load_study_file
@@ -47,7 +47,7 @@ def execute(
     from sweeper.data import course_split, load_corpus, subset
     from sweeper.data.defaults import resolve_data_dir
     from sweeper.placement import describe_device, plan_this_machine
-    from sweeper.secrets import mask_logging, mask_url
+    from sweeper.secrets import mask_logging, mask_text, mask_url
     from sweeper.storage import resolve_storage_url, resolve_tracking_uri, storage_lock
 
     # 1. Everything the user typed is checked before any store is touched.
@@ -189,7 +189,11 @@ def execute(
         finally:
             _reap(procs, logs, console, stop)
             worker.close_parent(outcome)
-    refresh_parent_run(study, worker.tracker, parent)
+    try:
+        refresh_parent_run(study, worker.tracker, parent)
+    except Exception as exc:  # a tracking outage costs the parent's plots, not the sweep
+        shown = mask_text(first_line(exc), [tracking])
+        console.print(f"[yellow]warning:[/] the parent run's report was not logged: {shown}")
     console.print(leaderboard(study.get_trials(deepcopy=False)))
     if outcome == "timeout":
         console.print(f"[yellow]--timeout reached[/]: run again to continue towards {target}.")

@@ -147,7 +147,7 @@ def test_a_trial_end_on_a_full_disk_leaves_both_stores_consistent(
         study = tmp_path / "full.py"
         study.write_text(study.read_text().replace("epochs=40", "epochs=1"))
         time.sleep(3)  # --grace: the stuck trial's heartbeats stopped with the disk
-        sweeper(*args, cwd=tmp_path)
+        sweeper(*args, "--accept-changes", cwd=tmp_path)
         trials = optuna.load_study(study_name="full", storage=f"sqlite:///{study_db}").trials
         assert sorted(t.state.name for t in trials) == ["COMPLETE", "FAIL"]
         _, _, children = mlflow_runs(tmp_path, "full")

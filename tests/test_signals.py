@@ -78,7 +78,7 @@ def assert_stopped_cleanly(cwd: Path, name: str, how: str) -> None:
 def resume_to_completion(cwd: Path, args: list[str | Path], name: str, n: int) -> None:
     study = cwd / f"{name}.py"
     study.write_text(study.read_text().replace("epochs=40", "epochs=1"))
-    sweeper(*args, cwd=cwd)
+    sweeper(*args, "--accept-changes", cwd=cwd)
     trials = trials_of(cwd, name)
     assert [t.state.name for t in trials].count("COMPLETE") == n
     assert "RUNNING" not in states(trials)

@@ -199,6 +199,7 @@ def test_a_sequence_batch_of_one_single_frame_utterance_does_not_break_batchnorm
     pieces = train_split.features[: sum(lengths)].split(lengths)
     labels = train_split.labels[: sum(lengths)].split(lengths)
     tiny = Split.from_utterances("train", [f"u{i}" for i in range(4)], pieces, labels)
+    # random batches: length buckets would always pair the one-frame utterance with others
     config = {**SMALL_SEQ, "conv_channels": 0, "epochs": 4, "batch_size": batch_size}
-    result = fit(config, tiny, val_split)
+    result = fit({**config, "length_buckets": False}, tiny, val_split)
     assert result.epochs_run == 4 and all(s.train_acc > 0 for s in result.history)
