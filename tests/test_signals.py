@@ -134,8 +134,11 @@ def test_workers_stop_when_their_parent_is_killed(tmp_path: Path, tiny_corpus: P
     while [pid for pid in workers if alive(pid)] and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not [pid for pid in workers if alive(pid)], "a worker outlived its parent"
-    reasons = [t.user_attrs.get("fail_reason") for t in trials_of(tmp_path, "slow")]
-    assert "interrupted (SIGTERM)" in reasons  # the worker recorded its trial as it stopped
+    trials = trials_of(tmp_path, "slow")
+    reasons = [t.user_attrs.get("fail_reason") for t in trials]
+    states_seen = [(t.number, t.state.name, t.user_attrs.get("mlflow_run_id")) for t in trials]
+    # the worker recorded its trial as it stopped
+    assert "interrupted (SIGTERM)" in reasons, (workers, states_seen)
 
 
 UNSHARE = ("unshare", "--pid", "--fork", "--mount-proc")
