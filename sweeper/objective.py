@@ -87,8 +87,7 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
         def on_epoch(stats: EpochStats) -> None:
             nonlocal epochs_run, trained
             epochs_run, trained = stats.epoch, trained + 1
-            if stats.val_acc > best_yet.get("best_val_acc", -1.0):
-                best_yet.update(best_val_acc=stats.val_acc, best_epoch=stats.epoch)
+            _note_best(best_yet, stats)
             if run_id:
                 log.epoch(
                     stats.epoch, lambda: ctx.tracker.log_epoch(run_id, stats.epoch, stats.metrics())
@@ -132,7 +131,10 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
                     "params",
                     lambda: ctx.tracker.log_params(run_id, {**config, "n_params": n_params}),
                 )
-            checkpoint_dir, publish, epochs_run = _resume(ctx, trial, frozen, run_id, config, log)
+            checkpoint_dir, publish, done = _resume(ctx, trial, frozen, run_id, config, log)
+            epochs_run = len(done)
+            for stats in done:
+                _note_best(best_yet, stats)
             result = train(
                 config,
                 ctx.train,
@@ -190,13 +192,13 @@ def _resume(
     run_id: str | None,
     config: dict[str, Any],
     log: TrialLog,
-) -> tuple[Path | None, Callable[[], None] | None, int]:
+) -> tuple[Path | None, Callable[[], None] | None, list[EpochStats]]:
     """The trial's checkpoint directory, how to publish it after each epoch, and the epochs it
     already holds. A re-run of a lineage replays those epochs, so the pruner and the MLflow run
     see the history an uninterrupted trial would have given them. Checkpoints kept by the
     tracking store share its outages: then the trial trains on, from scratch if need be."""
     if ctx.checkpoints is None:
-        return None, None, 0
+        return None, None, []
     store, root = ctx.checkpoints, lineage(frozen)
     log.write("its checkpoint's download", lambda: store.fetch(root))
     directory = store.local(root)
@@ -215,7 +217,12 @@ def _resume(
     def publish() -> None:
         log.write("a checkpoint", lambda: store.publish(root))
 
-    return directory, publish, len(history)
+    return directory, publish, history
+
+
+def _note_best(best: dict[str, float], stats: EpochStats) -> None:
+    if stats.val_acc > best.get("best_val_acc", -1.0):
+        best.update(best_val_acc=stats.val_acc, best_epoch=stats.epoch)
 
 
 def is_surplus(trial: optuna.trial.FrozenTrial) -> bool:
