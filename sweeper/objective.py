@@ -24,7 +24,7 @@ from sweeper.memory import PeakMemory
 from sweeper.models import ConfigError, count_parameters, resolve_config
 from sweeper.secrets import mask_text
 from sweeper.signals import describe
-from sweeper.storage import FAIL_REASON
+from sweeper.storage import FAIL_REASON, SURPLUS
 from sweeper.study_settings import VERSION_ATTR
 from sweeper.studyfile import StudyFile, call_search_space
 from sweeper.tracking import RUN_ATTR, Tracker, config_json
@@ -180,7 +180,7 @@ def _stand_down_if_surplus(trial: optuna.Trial, target: int) -> FrozenTrial:
     mine = trial.number
     ahead = [t for t in trials if t.state in FINISHED or (t.state in UNDER_WAY and t.number < mine)]
     if len(ahead) >= target:
-        trial.set_user_attr(FAIL_REASON, "surplus: the study's target was already filled")
+        trial.set_user_attr(FAIL_REASON, f"{SURPLUS}: the study's target was already filled")
         raise SurplusTrial(f"the study already has {target} finished or running trials")
     return next(t for t in trials if t.number == mine)
 
@@ -223,11 +223,6 @@ def _resume(
 def _note_best(best: dict[str, float], stats: EpochStats) -> None:
     if stats.val_acc > best.get("best_val_acc", -1.0):
         best.update(best_val_acc=stats.val_acc, best_epoch=stats.epoch)
-
-
-def is_surplus(trial: optuna.trial.FrozenTrial) -> bool:
-    """Whether a FAIL trial only stood down because the target was filled (SurplusTrial)."""
-    return str(trial.user_attrs.get(FAIL_REASON, "")).startswith("surplus")
 
 
 def _record_end(trial: optuna.Trial, started: float, epochs_run: int, trained: int) -> None:

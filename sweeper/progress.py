@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeper.objective import is_surplus
+from sweeper.storage import is_surplus
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,13 @@ STORAGE_ENV = "SWEEPER_STORAGE"
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
 
 FAIL_REASON = "fail_reason"  # the user attr saying why a trial failed
+SURPLUS = "surplus"  # how the reason of a trial that stood down for the target starts
+
+
+def is_surplus(trial: FrozenTrial) -> bool:
+    """Whether a FAIL trial only stood down because the target was filled: no work, no fault."""
+    return str(trial.user_attrs.get(FAIL_REASON, "")).startswith(SURPLUS)
+
 
 # An unreachable PostgreSQL host should fail in seconds, not after the TCP timeout.
 POSTGRES_CONNECT_TIMEOUT_S = 10

@@ -28,7 +28,7 @@ from sweeper.progress import study_progress
 from sweeper.samplers import TrialSeededSampler
 from sweeper.secrets import mask_text, mask_url
 from sweeper.signals import PARENT_ENV
-from sweeper.storage import storage_lock
+from sweeper.storage import is_surplus, storage_lock
 from sweeper.studyfile import StudyFile, StudySpec
 from sweeper.tracking import PARENT_ATTR, RUN_ATTR, Tracker
 from sweeper.trial_checkpoints import INTERRUPTED, RESUMES, CheckpointStore, lineage
@@ -195,7 +195,7 @@ class Worker:
                     )
             if last is None or last.state != TrialState.FAIL:
                 failures = 0
-            elif last.user_attrs.get(FAIL_REASON, "").startswith("surplus"):
+            elif is_surplus(last):
                 continue
             else:
                 failures += 1
