@@ -14,6 +14,8 @@ import ctypes
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -35,7 +37,35 @@ def stop_on_signals() -> None:
         signal.signal(signum, _interrupt)
 
 
+_deferring = 0
+_pending: int | None = None
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """A stop signal arriving inside the block takes effect at its end. For writes to a SQLite
+    store: one cut off mid-transaction left MLflow's database locked for the rest of the process,
+    so the interrupted trial's run could not be closed (seen in a full test run)."""
+    global _deferring, _pending
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+        if not _deferring and _pending is not None:
+            signum, _pending = _pending, None
+            _stop(signum)
+
+
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    global _pending
+    if _deferring:
+        _pending = signum
+        return
+    _stop(signum)
+
+
+def _stop(signum: int) -> None:
     # While the trial is being recorded a second signal must still stop the process: back to
     # the default action (which a PID 1 ignores; there SIGKILL, as `docker stop` sends after
     # its grace period, ends it).

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from sweeper.errors import first_line
 from sweeper.secrets import mask_text
+from sweeper.signals import deferred
 
 T = TypeVar("T")
 
@@ -47,7 +48,8 @@ class TrialLog:
         if self.error is not None and not closing:
             return False, None
         try:
-            return True, call()
+            with deferred():  # a stop signal waits for the write: see sweeper.signals
+                return True, call()
         except Exception as exc:
             self.error = mask_text(first_line(exc), self.secrets)
             return False, None
