@@ -1,13 +1,12 @@
 """sweeper: tracked, resumable, distributed hyperparameter sweeps for phoneme classifiers."""
 
-import os
 from importlib.metadata import PackageNotFoundError, version
 
-# Sweep workers share CPUs with each other and with whatever else runs. OpenMP's default
-# busy-waiting makes torch collapse when threads outnumber free cores (measured here: 60 s
-# instead of 0.6 s per epoch of a small MLP under load); passive waiting costs nothing when idle.
-# It must be set before torch loads its OpenMP runtime, hence here.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from sweeper.wait_policy import choose_at_import
+
+# OpenMP's wait policy, from how busy the cores are (see sweeper.wait_policy): it must be set
+# before torch loads its OpenMP runtime, hence here.
+choose_at_import()
 
 try:
     __version__ = version("sweeper")

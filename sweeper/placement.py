@@ -112,15 +112,18 @@ def plan_this_machine(
 
 def describe_device(device: str, threads: int) -> str:
     """The device trials of this worker train on, as recorded with each trial: e.g.
-    `cuda:0 NVIDIA H200 (CUDA_VISIBLE_DEVICES=1), 4 threads` or `cpu, 2 threads`."""
+    `cuda:0 NVIDIA H200 (CUDA_VISIBLE_DEVICES=1), 4 threads, OMP passive` or
+    `cpu, 2 threads, OMP active` (OpenMP's wait policy: see sweeper.wait_policy)."""
     from sweeper.train import select_device
+    from sweeper.wait_policy import in_effect
 
     dev = select_device(device)
     if dev.type != "cuda":
-        return f"{dev}, {threads} threads"
+        return f"{dev}, {threads} threads, {in_effect()}"
     import torch
 
     index = dev.index or 0
     pinned = os.environ.get("CUDA_VISIBLE_DEVICES")
     where = f" (CUDA_VISIBLE_DEVICES={pinned})" if pinned is not None else ""
-    return f"cuda:{index} {torch.cuda.get_device_name(index)}{where}, {threads} threads"
+    name = torch.cuda.get_device_name(index)
+    return f"cuda:{index} {name}{where}, {threads} threads, {in_effect()}"

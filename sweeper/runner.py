@@ -44,11 +44,10 @@ def execute(
     argv: list[str],
     console: Console,
 ) -> int:
-    from sweeper.data import course_split, load_corpus, subset
-    from sweeper.data.defaults import resolve_data_dir
     from sweeper.placement import describe_device, plan_this_machine
     from sweeper.secrets import mask_logging, mask_text, mask_url
     from sweeper.storage import resolve_storage_url, resolve_tracking_uri, storage_lock
+    from sweeper.wait_policy import choose_here, in_effect
 
     # 1. Everything the user typed is checked before any store is touched.
     sf = load_study_file(study_file)
@@ -74,8 +73,13 @@ def execute(
         placements = plan_this_machine(workers=workers, gpus=gpus, per_gpu=per_gpu, device=device)
         workers = len(placements)
         os.environ.update(placements[0].env())  # pinned before anything here touches CUDA
+        # before torch loads OpenMP here; the workers it spawns inherit the choice
+        choose_here(sum(placement.threads for placement in placements))
     threads = int(os.environ.get("SWEEPER_THREADS", 0)) or max(1, (os.cpu_count() or 1) // workers)
     device_tag = describe_device(device, threads)
+    from sweeper.data import course_split, load_corpus, subset
+    from sweeper.data.defaults import resolve_data_dir
+
     corpus = load_corpus(resolve_data_dir(data))
 
     # 2. The study's fixed subset: every trial of every worker trains on exactly these frames.
@@ -165,7 +169,7 @@ def execute(
     console.print(
         f"study [bold]{sf.name}[/]: {target} trials on {train.num_frames:,} train / "
         f"{val.num_frames:,} val frames, {spec.epochs} epochs each, sampler {opts.sampler}, "
-        f"pruner {opts.pruner}, {workers} worker(s) x {threads} thread(s)"
+        f"pruner {opts.pruner}, {workers} worker(s) x {threads} thread(s), {in_effect()}"
         + (f", {per_gpu} per GPU on GPU(s) {gpus}" if gpus else ""),
         highlight=False,
     )
