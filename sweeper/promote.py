@@ -33,7 +33,6 @@ import torch
 from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.engine import make_url
 
 from sweeper.atomic import write_atomically
 from sweeper.data import Split, course_split, load_corpus, subset
@@ -46,7 +45,7 @@ from sweeper.predictions import accuracy, predict_utterances, write_predictions
 from sweeper.runner import quiet_libraries
 from sweeper.secrets import mask_text, mask_url
 from sweeper.servable import example_features, export_classifier
-from sweeper.sqlite_files import sqlite_file
+from sweeper.sqlite_files import sqlite_path
 from sweeper.storage import LockHeld, storage_lock
 from sweeper.study_settings import settings_of
 from sweeper.sweep import load_existing_study
@@ -343,7 +342,7 @@ def _lock_file(kind: str, store: str, name: str) -> Path:
 def _same_store(url: str) -> str:
     """`url`, with a SQLite file's path made absolute."""
     try:
-        database = sqlite_file(make_url(url))
+        database = sqlite_path(url)
     except sqlalchemy.exc.ArgumentError:
         return url
     return url if database is None else f"sqlite:///{database.resolve()}"

@@ -379,11 +379,9 @@ def spawn_workers(
 def load_existing_study(name: str, storage_url: str) -> optuna.Study:
     """A study that must already exist; an unknown name lists the ones that do."""
     from sweeper.secrets import mask_url
+    from sweeper.sqlite_files import require_sqlite_file
 
-    if storage_url.startswith("sqlite:///"):
-        path = Path(storage_url.removeprefix("sqlite:///"))
-        if not path.is_file():
-            raise StudyError(f"--storage {storage_url}: {path} does not exist (run a sweep first)")
+    require_sqlite_file(storage_url, "--storage")
     try:
         names = optuna.get_all_study_names(storage_url)
     except Exception as exc:

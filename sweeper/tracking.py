@@ -39,11 +39,10 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
-from sqlalchemy.engine import make_url
 
 from sweeper.errors import StudyError
 from sweeper.secrets import mask_url
-from sweeper.sqlite_files import enable_wal, sqlite_file
+from sweeper.sqlite_files import enable_wal, sqlite_path
 
 if TYPE_CHECKING:
     import optuna
@@ -78,9 +77,7 @@ class Tracker:
         self.tracking_uri = tracking_uri
         self.study_name = study_name
         self.experiment_id = self._experiment()
-        database = (
-            sqlite_file(make_url(tracking_uri)) if tracking_uri.startswith("sqlite:") else None
-        )
+        database = sqlite_path(tracking_uri)
         if database is not None:
             # As for the sweep's storage: local workers write to one file, `mlflow ui` reads it.
             # Only an optimisation, so a file kept busy by another process keeps its mode.
@@ -492,7 +489,7 @@ def check_tracking_store(uri: str) -> None:
     if uri.startswith(("http://", "https://")):
         _check_server(uri, shown)
     elif uri.startswith("sqlite:"):
-        database = sqlite_file(make_url(uri))
+        database = sqlite_path(uri)
         if database is None:
             return
         if not database.parent.is_dir():

@@ -20,9 +20,7 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy.engine import make_url
-
-from sweeper.sqlite_files import sqlite_file
+from sweeper.sqlite_files import sqlite_path
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
@@ -111,7 +109,7 @@ class TrackedCheckpoints:
 def checkpoint_store(
     storage_url: str, study_name: str, tracker: Tracker, parent_run_id: str
 ) -> CheckpointStore:
-    database = sqlite_file(make_url(storage_url))
+    database = sqlite_path(storage_url)
     if database is not None:
         return DirectoryCheckpoints(database.with_suffix(".checkpoints") / study_name)
     return TrackedCheckpoints(tracker, parent_run_id)
