@@ -39,7 +39,6 @@ from sweeper.data import Split, course_split, load_corpus, subset
 from sweeper.data.corpus import Corpus
 from sweeper.errors import DataError, StudyError
 from sweeper.models import count_parameters
-from sweeper.objective import FINISHED
 from sweeper.placement import describe_device
 from sweeper.predictions import accuracy, predict_utterances, write_predictions
 from sweeper.runner import quiet_libraries
@@ -48,11 +47,16 @@ from sweeper.servable import example_features, export_classifier
 from sweeper.sqlite_files import sqlite_path
 from sweeper.storage import LockHeld, storage_lock
 from sweeper.study_settings import settings_of
-from sweeper.sweep import load_existing_study
-from sweeper.tracking import RUN_ATTR, VAL_ACC_TAG, Champion, Tracker, config_json, context_tags
+from sweeper.tracking import VAL_ACC_TAG, Champion, Tracker, config_json, context_tags
 from sweeper.train import EpochStats, TrainResult, train
-
-CONFIG_ATTR = "config"  # the trial user attr holding the exact config it trained
+from sweeper.trial_record import (
+    CONFIG,
+    FINISHED,
+    N_PARAMS,
+    RUN_ATTR,
+    load_existing_study,
+    ranked,
+)
 
 
 @dataclass(frozen=True)
@@ -147,7 +151,7 @@ def _promote(study: optuna.Study, request: PromoteRequest, console: Console) -> 
         rechecks = _recheck(candidates, train_all, val_all, settings, request, state, console)
         best = max(rechecks, key=lambda r: r.val_acc)
         chosen = next(t for t in candidates if t.number == best.trial)
-    config = {**chosen.user_attrs[CONFIG_ATTR], "epochs": epochs, "patience": request.patience}
+    config = {**chosen.user_attrs[CONFIG], "epochs": epochs, "patience": request.patience}
 
     tracker = Tracker(request.tracking_uri, request.study_name)
     device = describe_device(request.device, torch.get_num_threads())
@@ -218,23 +222,13 @@ def _candidates(study: optuna.Study, request: PromoteRequest) -> list[FrozenTria
             raise StudyError(
                 f"--trial {request.trial}: study {name!r} has no such trial (trials: {numbers})"
             )
-        if found.state not in FINISHED or CONFIG_ATTR not in found.user_attrs:
+        if found.state not in FINISHED or CONFIG not in found.user_attrs:
             raise StudyError(
                 f"--trial {request.trial}: the trial is {found.state.name}; "
                 "only a COMPLETE or PRUNED trial has a config to retrain"
             )
         return [found]
-    complete = sorted(
-        (
-            t
-            for t in trials
-            if t.state == TrialState.COMPLETE
-            and t.value is not None
-            and CONFIG_ATTR in t.user_attrs
-        ),
-        key=lambda t: t.value or 0.0,
-        reverse=True,
-    )
+    complete = [t for t in ranked(trials) if CONFIG in t.user_attrs]
     if not complete:
         counts = ", ".join(
             f"{state.name.lower()} {n}"
@@ -373,7 +367,7 @@ def _recheck(
     rechecks = []
     with _progress(console) as progress:
         for trial in candidates:
-            config = trial.user_attrs[CONFIG_ATTR]
+            config = trial.user_attrs[CONFIG]
             task = progress.add_task(
                 f"trial {trial.number} recheck", total=config["epochs"], status=""
             )
@@ -412,12 +406,12 @@ def _open_run(
     parent = tracker.parent_run(study, tags, {})
     params = {
         **config,
-        "n_params": count_parameters(config),
+        N_PARAMS: count_parameters(config),
         "train_frames": train_all.num_frames,
         "val_frames": val_all.num_frames,
     }
     run_id = tracker.start_promotion(
-        parent, trial.number, trial.user_attrs.get("mlflow_run_id"), params, tags
+        parent, trial.number, trial.user_attrs.get(RUN_ATTR), params, tags
     )
     state.remember(run_id)
     return run_id, False

@@ -17,8 +17,9 @@ from rich.console import Console
 
 from sweeper.errors import StudyError, first_line
 from sweeper.signals import STOPPING, signal_of
-from sweeper.study_settings import SPEC_ATTR, file_digest, record, refuse_drift
+from sweeper.study_settings import file_digest, record, refuse_drift
 from sweeper.studyfile import StudyFile, load_study_file
+from sweeper.trial_record import SPEC_ATTR
 
 
 def execute(

@@ -28,20 +28,12 @@ from sweeper.errors import StudyError
 from sweeper.outage import ResilientRDBStorage, reconnect_patiently
 from sweeper.secrets import mask_text, mask_url
 from sweeper.sqlite_files import SQLITE_BUSY_TIMEOUT_S, enable_wal, sqlite_file
+from sweeper.trial_record import FAIL_REASON, RETRY_HISTORY
 
 DEFAULT_STORAGE = "sqlite:///sweeps.db"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 STORAGE_ENV = "SWEEPER_STORAGE"
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
-
-FAIL_REASON = "fail_reason"  # the user attr saying why a trial failed
-SURPLUS = "surplus"  # how the reason of a trial that stood down for the target starts
-
-
-def is_surplus(trial: FrozenTrial) -> bool:
-    """Whether a FAIL trial only stood down because the target was filled: no work, no fault."""
-    return str(trial.user_attrs.get(FAIL_REASON, "")).startswith(SURPLUS)
-
 
 # An unreachable PostgreSQL host should fail in seconds, not after the TCP timeout.
 POSTGRES_CONNECT_TIMEOUT_S = 10
@@ -191,7 +183,7 @@ def _say_why_stale(
         (
             t.number
             for t in storage.get_all_trials(study_id, deepcopy=False)
-            if t.system_attrs.get("retry_history", [])[-1:] == [trial.number]
+            if t.system_attrs.get(RETRY_HISTORY, [])[-1:] == [trial.number]
         ),
         None,
     )

@@ -13,14 +13,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sweeper.errors import StudyError
+from sweeper.trial_record import SPEC_ATTR, VERSION_ATTR, VERSIONS_ATTR
 
 if TYPE_CHECKING:
     import optuna
     from optuna.trial import FrozenTrial
-
-SPEC_ATTR = "sweeper"  # the current settings (study user attribute)
-VERSIONS_ATTR = "sweeper_settings"  # {version: settings} of every settings the study ran with
-VERSION_ATTR = "settings_version"  # on each trial: the version it ran under
 
 # Settings a resume may not change silently; paths and the trial target may change freely.
 DRIFT_KEYS = {

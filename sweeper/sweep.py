@@ -22,18 +22,27 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.errors import StudyError, StudyFileError, first_line
-from sweeper.objective import FAIL_REASON, FINISHED, TrialContext, make_objective
+from sweeper.objective import TrialContext, make_objective
 from sweeper.placement import Placement
 from sweeper.progress import study_progress
 from sweeper.samplers import TrialSeededSampler
 from sweeper.secrets import mask_text, mask_url
 from sweeper.signals import PARENT_ENV
-from sweeper.storage import is_surplus, storage_lock
+from sweeper.storage import storage_lock
 from sweeper.studyfile import StudyFile, StudySpec
-from sweeper.tracking import PARENT_ATTR, RUN_ATTR, Tracker
-from sweeper.trial_checkpoints import INTERRUPTED, RESUMES, CheckpointStore, lineage
-
-REQUEUED_FROM = "requeued_from"  # on the re-run of an interrupted trial: that trial's number
+from sweeper.tracking import Tracker
+from sweeper.trial_checkpoints import CheckpointStore, lineage
+from sweeper.trial_record import (
+    FAIL_REASON,
+    FINISHED,
+    PARENT_ATTR,
+    REQUEUED_FROM,
+    RESUMES,
+    RUN_ATTR,
+    is_surplus,
+    ranked,
+    was_interrupted,
+)
 
 MAX_FAILURES_IN_A_ROW = 5
 
@@ -269,20 +278,18 @@ class Worker:
         """Once a trial has ended, its checkpoint is needed only to resume it after an
         interruption, or as one of the best `keep_checkpoints` COMPLETE trials."""
         root = lineage(trial)
-        if trial.state == TrialState.FAIL:
-            if not trial.user_attrs.get(FAIL_REASON, "").startswith(INTERRUPTED):
-                store.remove(root)
+        if was_interrupted(trial):
             return
         if trial.state != TrialState.COMPLETE:
             store.remove(root)
             return
         keep = self.opts.study_file.spec.keep_checkpoints
         complete = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        ranked = [lineage(t) for t in sorted(complete, key=lambda t: -(t.value or 0.0))]
-        if root not in ranked[:keep]:
+        best = [lineage(t) for t in ranked(complete)]
+        if root not in best[:keep]:
             store.remove(root)
-        elif len(ranked) > keep:
-            store.remove(ranked[keep])  # the one this trial pushed out of the best
+        elif len(best) > keep:
+            store.remove(best[keep])  # the one this trial pushed out of the best
 
     def close_parent(self, outcome: str) -> None:
         """The last worker out closes the parent run; an interrupted one marks it KILLED."""
@@ -310,10 +317,7 @@ def requeue_interrupted(study: optuna.Study) -> list[int]:
     requeued = {t.user_attrs.get(REQUEUED_FROM) for t in trials}
     numbers = []
     for trial in trials:
-        reason = trial.user_attrs.get(FAIL_REASON, "")
-        if trial.state != TrialState.FAIL or not reason.startswith(INTERRUPTED):
-            continue
-        if trial.number in requeued:
+        if not was_interrupted(trial) or trial.number in requeued:
             continue
         study.add_trial(
             optuna.trial.create_trial(
@@ -374,21 +378,3 @@ def spawn_workers(
             )
         )
     return procs
-
-
-def load_existing_study(name: str, storage_url: str) -> optuna.Study:
-    """A study that must already exist; an unknown name lists the ones that do."""
-    from sweeper.secrets import mask_url
-    from sweeper.sqlite_files import require_sqlite_file
-
-    require_sqlite_file(storage_url, "--storage")
-    try:
-        names = optuna.get_all_study_names(storage_url)
-    except Exception as exc:
-        raise StudyError(
-            f"--storage {mask_url(storage_url)}: cannot read it ({type(exc).__name__})"
-        ) from None
-    if name not in names:
-        known = ", ".join(sorted(names)) or "none yet"
-        raise StudyError(f"no study named {name!r} in {mask_url(storage_url)} (studies: {known})")
-    return optuna.load_study(study_name=name, storage=storage_url)

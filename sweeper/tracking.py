@@ -43,6 +43,7 @@ from mlflow.tracking import MlflowClient
 from sweeper.errors import StudyError
 from sweeper.secrets import mask_url
 from sweeper.sqlite_files import enable_wal, sqlite_path
+from sweeper.trial_record import PARENT_ATTR
 
 if TYPE_CHECKING:
     import optuna
@@ -52,8 +53,6 @@ if TYPE_CHECKING:
 
 _logger = logging.getLogger(__name__)
 
-PARENT_ATTR = "mlflow_parent_run_id"
-RUN_ATTR = "mlflow_run_id"
 STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
 _MAX_TAG = 5000  # MLflow caps tag values; failure reasons can be long tracebacks
 CHAMPION = "champion"  # the registry alias of the best promoted version

@@ -28,6 +28,7 @@ from sweeper.storage import (
     resolve_tracking_uri,
     storage_lock,
 )
+from sweeper.trial_record import CONFIG, FAIL_REASON, RETRY_OF
 from tests.fixtures.services import PostgresCluster, free_port
 
 T = TypeVar("T")
@@ -192,13 +193,13 @@ def test_killed_worker_trial_fails_and_is_retried_with_same_params(
     assert killed.state == optuna.trial.TrialState.FAIL
     assert retried.state == optuna.trial.TrialState.COMPLETE
     assert retried.params == killed.params
-    assert retried.system_attrs["failed_trial"] == killed.number
+    assert retried.system_attrs[RETRY_OF] == killed.number
     assert stale == [killed.number]
-    assert killed.user_attrs["fail_reason"] == (
+    assert killed.user_attrs[FAIL_REASON] == (
         f"worker stopped sending heartbeats; retried as trial {retried.number} "
         f"(none for {HEARTBEAT['grace_period']}s)"
     )
-    assert "fail_reason" not in retried.user_attrs
+    assert FAIL_REASON not in retried.user_attrs
 
 
 def _state_of_trial(url: str, number: int) -> optuna.trial.TrialState:
@@ -284,8 +285,8 @@ def test_a_query_cut_off_by_the_database_is_made_again(
     running = study.ask()
     # Only writes to this trial wait on its row: the reads before them go through.
     its_row = f"SELECT 1 FROM trials WHERE trial_id = {running._trial_id} FOR UPDATE"
-    _cut_off_mid_query(postgres_url, lambda: running.set_user_attr("config", {"lr": 0.1}), its_row)
-    assert study.trials[2].user_attrs == {"config": {"lr": 0.1}}
+    _cut_off_mid_query(postgres_url, lambda: running.set_user_attr(CONFIG, {"lr": 0.1}), its_row)
+    assert study.trials[2].user_attrs == {CONFIG: {"lr": 0.1}}
     _cut_off_mid_query(postgres_url, lambda: study.tell(running, 0.5), its_row)
     assert (study.trials[2].state, study.trials[2].value) == (optuna.trial.TrialState.COMPLETE, 0.5)
     for call in ("_get_trials", "set_trial_user_attr", "set_trial_state_values"):

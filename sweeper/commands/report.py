@@ -31,8 +31,8 @@ def report(
     from sweeper.live import leaderboard
     from sweeper.report import log_report, write_report
     from sweeper.storage import resolve_storage_url, resolve_tracking_uri
-    from sweeper.sweep import load_existing_study
-    from sweeper.tracking import PARENT_ATTR, Tracker, where_to_look
+    from sweeper.tracking import Tracker, where_to_look
+    from sweeper.trial_record import PARENT_ATTR, load_existing_study
 
     study = load_existing_study(study_name, resolve_storage_url(storage))
     folder = out or Path("sweeper-reports") / study_name
