@@ -41,13 +41,15 @@ from sweeper.errors import DataError, StudyError
 from sweeper.models import count_parameters
 from sweeper.placement import describe_device
 from sweeper.predictions import accuracy, predict_utterances, write_predictions
+from sweeper.registry import VAL_ACC_TAG, Champion, crown_if_better
 from sweeper.runner import quiet_libraries
 from sweeper.secrets import mask_text, mask_url
 from sweeper.servable import example_features, export_classifier
 from sweeper.sqlite_files import sqlite_path
 from sweeper.storage import LockHeld, storage_lock
 from sweeper.study_settings import settings_of
-from sweeper.tracking import VAL_ACC_TAG, Champion, Tracker, config_json, context_tags
+from sweeper.sweep import parent_run
+from sweeper.tracking import Tracker, config_json, context_tags
 from sweeper.train import EpochStats, TrainResult, train
 from sweeper.trial_record import (
     CONFIG,
@@ -403,7 +405,7 @@ def _open_run(
         tracker.set_tags(known, {"sweeper.state": "RUNNING"})
         return known, True
     state.forget_full_run()  # its run is gone: epochs without their metrics are no resume
-    parent = tracker.parent_run(study, tags, {})
+    parent = parent_run(study, tracker, tags, {})
     params = {
         **config,
         N_PARAMS: count_parameters(config),
@@ -472,7 +474,7 @@ def _register(
         f"sweeper champion of {name} at {_same_store(request.tracking_uri)}",
         lock_file=_lock_file("champion", request.tracking_uri, name),
     ):
-        champion = tracker.crown_if_better(name, version, result.best_val_acc)
+        champion = crown_if_better(tracker, name, version, result.best_val_acc)
     tracker.set_tags(
         run_id,
         {"sweeper.model_version": f"{name}/{version}", "sweeper.champion": str(champion.crowned)},

@@ -92,7 +92,7 @@ def execute(
     from sweeper.live import Board, leaderboard
     from sweeper.objective import TrialContext
     from sweeper.report import refresh_parent_run
-    from sweeper.sweep import SweepOptions, Worker, spawn_workers
+    from sweeper.sweep import SweepOptions, Worker, parent_run, spawn_workers
     from sweeper.tracking import context_tags
     from sweeper.trial_checkpoints import checkpoint_store
 
@@ -127,8 +127,8 @@ def execute(
     mutable = {"study_file", "data_dir", "target"}
     # Locked: workers starting together on several machines must create one parent between them.
     with storage_lock(storage_url, f"sweeper parent run of {sf.name}"):
-        parent = worker.tracker.parent_run(
-            study, tags, {k: v for k, v in settings.items() if k not in mutable}
+        parent = parent_run(
+            study, worker.tracker, tags, {k: v for k, v in settings.items() if k not in mutable}
         )
     worker.tracker.reopen(parent)
     if worker_index == 0:

@@ -12,11 +12,11 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -298,15 +298,28 @@ class Worker:
             return
         try:
             if outcome == "interrupted":
-                self.tracker.client.set_terminated(parent, status="KILLED")
+                self.tracker.end(parent, "KILLED")
             elif count(self.study, (TrialState.RUNNING,)) == 0:
-                self.tracker.client.set_terminated(parent, status="FINISHED")
+                self.tracker.end(parent, "FINISHED")
         except Exception as exc:  # a tracking outage: the trials are in the study all the same
             _logger.warning(
                 "the MLflow parent run %s stays RUNNING: %s",
                 parent,
                 mask_text(first_line(exc), [self.opts.tracking_uri]),
             )
+
+
+def parent_run(
+    study: optuna.Study, tracker: Tracker, tags: Mapping[str, str], params: Mapping[str, Any]
+) -> str:
+    """The study's parent run id, created (with `params`) once for all workers and resumes, and
+    kept in the study for every worker to find."""
+    known = study.user_attrs.get(PARENT_ATTR)
+    if known:
+        return str(known)
+    chosen = tracker.create_parent(tags, params)
+    study.set_user_attr(PARENT_ATTR, chosen)
+    return chosen
 
 
 def requeue_interrupted(study: optuna.Study) -> list[int]:
