@@ -59,7 +59,7 @@ class TrialContext:
     tracker: Tracker
     parent_run_id: str
     tags: dict[str, str]
-    target: int
+    trials: int  # the study's target of finished trials
     device: str = "auto"
     threads: int | None = None
     settings_version: str = ""
@@ -118,7 +118,7 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
             log.report()
 
         try:
-            frozen = _stand_down_if_surplus(trial, ctx.target)
+            frozen = _stand_down_if_surplus(trial, ctx.trials)
             tags = dict(ctx.tags)
             retry_of = frozen.system_attrs.get(RETRY_OF)
             if retry_of is not None:
@@ -178,19 +178,19 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
     return objective
 
 
-def _stand_down_if_surplus(trial: optuna.Trial, target: int) -> FrozenTrial:
+def _stand_down_if_surplus(trial: optuna.Trial, trials: int) -> FrozenTrial:
     """Never run past the study's target: finished trials and those running ahead of this one
     may already fill it when several workers asked for a trial at the same moment.
 
     Returns the trial as stored, with the attributes Optuna gave it when it re-queued a dead
     worker's trial (read from the same listing, one query per trial)."""
-    trials = trial.study.get_trials(deepcopy=False)
+    listed = trial.study.get_trials(deepcopy=False)
     mine = trial.number
-    ahead = [t for t in trials if t.state in FINISHED or (t.state in UNDER_WAY and t.number < mine)]
-    if len(ahead) >= target:
+    ahead = [t for t in listed if t.state in FINISHED or (t.state in UNDER_WAY and t.number < mine)]
+    if len(ahead) >= trials:
         trial.set_user_attr(FAIL_REASON, f"{SURPLUS}: the study's target was already filled")
-        raise SurplusTrial(f"the study already has {target} finished or running trials")
-    return next(t for t in trials if t.number == mine)
+        raise SurplusTrial(f"the study already has {trials} finished or running trials")
+    return next(t for t in listed if t.number == mine)
 
 
 def _resume(

@@ -114,11 +114,7 @@ def open_storage(
     processes do not fail on locks; with other databases, workers wait out a restart (see
     `sweeper.outage`).
     """
-    if heartbeat_interval < 1 or grace_period <= heartbeat_interval:
-        raise StudyError(
-            f"heartbeat interval ({heartbeat_interval} s) must be at least 1 s and below the "
-            f"grace period ({grace_period} s)"
-        )
+    check_heartbeat(heartbeat_interval, grace_period)
     parsed = _parse_database_url(url, "--storage")
     database = sqlite_file(parsed)
     shown = mask_url(url)
@@ -165,6 +161,15 @@ def open_storage(
     else:
         reconnect_patiently(storage.engine, url)
     return storage
+
+
+def check_heartbeat(heartbeat_interval: int, grace_period: int) -> None:
+    """A trial silent for `grace_period` seconds is failed: it must outlast a heartbeat."""
+    if heartbeat_interval < 1 or grace_period <= heartbeat_interval:
+        raise StudyError(
+            f"--heartbeat ({heartbeat_interval}s) must be at least 1 s and below the grace "
+            f"period, --grace ({grace_period}s)"
+        )
 
 
 def _say_why_stale(
