@@ -28,6 +28,7 @@ import psycopg
 
 from sweeper.secrets import mask_url
 from sweeper.storage import open_storage
+from sweeper.trial_record import BEST_EPOCH, CONFIG, EPOCHS_RUN, N_PARAMS, RUN_ATTR, SECONDS
 from tests.fixtures.services import fresh_database  # run as a module from the repository root
 
 GRID_STUDY = """
@@ -69,19 +70,19 @@ def sweep(workers: int, data: str | None) -> tuple[float, float, list[tuple[int,
 
 def emulated_trial(trial: optuna.Trial) -> float:
     """What sweeper's objective asks of the storage in one trial, without the training."""
-    trial.set_user_attr("mlflow_run_id", uuid.uuid4().hex)
+    trial.set_user_attr(RUN_ATTR, uuid.uuid4().hex)
     config = {
         "n": trial.suggest_int("n", 1, 21, step=2),
         "hidden": trial.suggest_categorical("hidden", [256, 512, 1024]),
         "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
     }
-    trial.set_user_attr("n_params", 123_456)
-    trial.set_user_attr("config", config)
+    trial.set_user_attr(N_PARAMS, 123_456)
+    trial.set_user_attr(CONFIG, config)
     for epoch in range(1, EPOCHS + 1):
-        trial.set_user_attr("epochs_run", epoch)
+        trial.set_user_attr(EPOCHS_RUN, epoch)
         trial.report(0.5 + epoch / 100, epoch)
         trial.should_prune()
-    for key, value in (("best_epoch", EPOCHS), ("epochs_run", EPOCHS), ("seconds", 1.0)):
+    for key, value in ((BEST_EPOCH, EPOCHS), (EPOCHS_RUN, EPOCHS), (SECONDS, 1.0)):
         trial.set_user_attr(key, value)
     return 0.5
 

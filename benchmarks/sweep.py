@@ -22,6 +22,7 @@ import optuna
 from mlflow.tracking import MlflowClient
 
 from sweeper.studyfile import load_study_file
+from sweeper.trial_record import RUN_ATTR
 
 STUDY = Path(__file__).resolve().parents[1] / "studies" / "quick.py"
 
@@ -48,7 +49,7 @@ def trial_times(cwd: Path) -> tuple[float, float, int, float]:
         if trial.datetime_start is None or trial.datetime_complete is None:
             continue
         wall += (trial.datetime_complete - trial.datetime_start).total_seconds()
-        history = client.get_metric_history(trial.user_attrs["mlflow_run_id"], "epoch_seconds")
+        history = client.get_metric_history(trial.user_attrs[RUN_ATTR], "epoch_seconds")
         epochs_seconds += sum(m.value for m in history)
         epochs += len(history)
     return wall, epochs_seconds, epochs, study.best_value

@@ -27,7 +27,8 @@ from sweeper.atomic import write_atomically
 from sweeper.errors import StudyError
 from sweeper.secrets import mask_url
 from sweeper.study_settings import settings_of
-from sweeper.tracking import PARENT_ATTR, RUN_ATTR, Tracker
+from sweeper.tracking import Tracker
+from sweeper.trial_record import BEST_EPOCH, CONFIG, N_PARAMS, PARENT_ATTR, RUN_ATTR
 
 SEED = "seed"
 PNG, CSV, SUMMARY = "comparison.png", "comparison.csv", "summary.md"
@@ -165,7 +166,7 @@ def _cell(group: tuple[Any, ...], x: Any, trials: list[FrozenTrial], tracker: Tr
     train_acc, seconds = [], []
     for trial in trials:
         run_id = trial.user_attrs.get(RUN_ATTR)
-        best_epoch = trial.user_attrs.get("best_epoch")
+        best_epoch = trial.user_attrs.get(BEST_EPOCH)
         by_epoch = tracker.metric_history(run_id, "train_acc") if run_id else {}
         epoch_seconds = tracker.metric_history(run_id, "epoch_seconds") if run_id else {}
         if best_epoch not in by_epoch or not epoch_seconds:
@@ -179,8 +180,8 @@ def _cell(group: tuple[Any, ...], x: Any, trials: list[FrozenTrial], tracker: Tr
     return Cell(
         group=group,
         x=x,
-        width=first["config"]["hidden"],
-        n_params=first["n_params"],
+        width=first[CONFIG]["hidden"],
+        n_params=first[N_PARAMS],
         seeds=len(trials),
         train_acc=Stat.of(train_acc),
         val_acc=Stat.of([t.value for t in trials if t.value is not None]),
@@ -280,7 +281,7 @@ def table_csv(comparison: Comparison) -> str:
             *comparison.group_params,
             comparison.axis.param,
             "width",
-            "n_params",
+            N_PARAMS,
             "seeds",
             "train_acc_mean",
             "train_acc_std",

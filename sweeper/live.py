@@ -16,6 +16,17 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from sweeper.trial_record import (
+    BEST_EPOCH,
+    ENDED,
+    EPOCHS_RUN,
+    FAIL_REASON,
+    FINISHED,
+    N_PARAMS,
+    SECONDS,
+    ranked,
+)
+
 STATE_STYLE = {
     "COMPLETE": "green",
     "PRUNED": "yellow",
@@ -60,7 +71,7 @@ def trial_line(trial: FrozenTrial, epochs: int) -> Text:
         f"  {seconds:6.1f}s  ",
         (format_params(trial.params), "dim"),
     )
-    reason = trial.user_attrs.get("fail_reason")
+    reason = trial.user_attrs.get(FAIL_REASON)
     if state == "FAIL" and reason:
         line.append(f"  ({reason})", "red")
     return line
@@ -77,9 +88,7 @@ class Board:
         self.epochs = epochs
         self.workers = workers
         self.console = console
-        self._reported = {
-            t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()
-        }
+        self._reported = {t.number for t in study.get_trials(deepcopy=False) if t.state in ENDED}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="sweeper-board", daemon=True)
         self._live = Live(console=console, refresh_per_second=2, transient=True)
@@ -105,14 +114,14 @@ class Board:
     def poll(self) -> None:
         trials = self.study.get_trials(deepcopy=False)
         for trial in trials:
-            if trial.state.is_finished() and trial.number not in self._reported:
+            if trial.state in ENDED and trial.number not in self._reported:
                 self._reported.add(trial.number)
                 self._live.console.print(trial_line(trial, self.epochs))
         self._live.update(self.render(trials))
 
     def render(self, trials: list[FrozenTrial]) -> Group:
         table = Table(box=None, header_style="bold", pad_edge=False)
-        for column in ("trial", "state", "epoch", "val_acc", "seconds"):
+        for column in ("trial", "state", "epoch", "val_acc", SECONDS):
             justify = "left" if column == "state" else "right"
             table.add_column(column, justify=justify, no_wrap=True)
         table.add_column("params", ratio=1)
@@ -132,7 +141,7 @@ class Board:
 
 def summary(trials: list[FrozenTrial], target: int, workers: int) -> Text:
     by_state = {s: sum(t.state == s for t in trials) for s in TrialState}
-    finished = by_state[TrialState.COMPLETE] + by_state[TrialState.PRUNED]
+    finished = sum(by_state[state] for state in FINISHED)
     text = Text.assemble(
         ("finished ", "bold"),
         f"{finished}/{target}",
@@ -141,16 +150,12 @@ def summary(trials: list[FrozenTrial], target: int, workers: int) -> Text:
         f" · failed {by_state[TrialState.FAIL]}",
         f" · running {by_state[TrialState.RUNNING]}",
     )
-    complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
-    if complete:
-        best = max(complete, key=lambda t: t.value or 0.0)
+    best_first = ranked(trials)
+    if best_first:
+        best = best_first[0]
         text.append(f" · best {best.value:.4f} (trial {best.number})", "green")
     durations = [
-        s
-        for t in trials
-        if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-        for s in [trial_seconds(t)]
-        if s is not None
+        s for t in trials if t.state in FINISHED for s in [trial_seconds(t)] if s is not None
     ]
     if durations and finished < target:
         eta = sum(durations) / len(durations) * (target - finished) / max(1, workers)
@@ -165,16 +170,12 @@ def format_duration(seconds: float) -> str:
 
 
 def leaderboard(trials: list[FrozenTrial], top: int = 10) -> Table:
-    complete = sorted(
-        (t for t in trials if t.state == TrialState.COMPLETE and t.value is not None),
-        key=lambda t: t.value or 0.0,
-        reverse=True,
-    )[:top]
+    complete = ranked(trials)[:top]
     table = Table(title=f"Top {len(complete)} trials", header_style="bold")
     # Only params may wrap: on a narrow terminal (or 80 columns when piped) Rich would
     # otherwise squeeze the figures to an ellipsis to keep the parameters on one line.
     # "best/run": the epoch of the trial's best val_acc, of the epochs it ran.
-    for column in ("rank", "trial", "val_acc", "n_params", "best/run", "seconds"):
+    for column in ("rank", "trial", "val_acc", N_PARAMS, "best/run", SECONDS):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("params", ratio=1)
     for rank, trial in enumerate(complete, 1):
@@ -182,10 +183,9 @@ def leaderboard(trials: list[FrozenTrial], top: int = 10) -> Table:
             str(rank),
             str(trial.number),
             f"{trial.value:.4f}",
-            f"{trial.user_attrs.get('n_params', 0):,}",
-            str(trial.user_attrs.get("best_epoch", "-"))
-            + f"/{trial.user_attrs.get('epochs_run', '-')}",
-            f"{trial.user_attrs.get('seconds', 0):.1f}",
+            f"{trial.user_attrs.get(N_PARAMS, 0):,}",
+            f"{trial.user_attrs.get(BEST_EPOCH, '-')}/{trial.user_attrs.get(EPOCHS_RUN, '-')}",
+            f"{trial.user_attrs.get(SECONDS, 0):.1f}",
             format_params(trial.params, 80),
         )
     return table

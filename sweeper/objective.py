@@ -24,19 +24,27 @@ from sweeper.memory import PeakMemory
 from sweeper.models import ConfigError, count_parameters, resolve_config
 from sweeper.secrets import mask_text
 from sweeper.signals import describe
-from sweeper.storage import FAIL_REASON, SURPLUS
-from sweeper.study_settings import VERSION_ATTR
 from sweeper.studyfile import StudyFile, call_search_space
-from sweeper.tracking import RUN_ATTR, Tracker, config_json
+from sweeper.tracking import Tracker, config_json
 from sweeper.train import EpochStats, resumable_history, train
 from sweeper.trial_checkpoints import CheckpointStore, lineage
+from sweeper.trial_record import (
+    BEST_EPOCH,
+    CONFIG,
+    EPOCHS_RUN,
+    EPOCHS_TRAINED,
+    FAIL_REASON,
+    FINISHED,
+    N_PARAMS,
+    RESUMED_AT,
+    RETRY_OF,
+    RUN_ATTR,
+    SECONDS,
+    SURPLUS,
+    UNDER_WAY,
+    VERSION_ATTR,
+)
 from sweeper.unlogged import TrialLog
-
-FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-# Trials holding a slot of the budget; WAITING: a dead worker's trial re-queued for retry.
-UNDER_WAY = (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)
-EPOCHS_TRAINED = "epochs_trained"  # by this trial itself; a resumed trial's others ran before
-RESUMED_AT = "resumed_at_epoch"  # the epochs a re-run found done in its lineage's checkpoint
 
 
 class SurplusTrial(Exception):
@@ -51,7 +59,7 @@ class TrialContext:
     tracker: Tracker
     parent_run_id: str
     tags: dict[str, str]
-    target: int
+    trials: int  # the study's target of finished trials
     device: str = "auto"
     threads: int | None = None
     settings_version: str = ""
@@ -110,9 +118,9 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
             log.report()
 
         try:
-            frozen = _stand_down_if_surplus(trial, ctx.target)
+            frozen = _stand_down_if_surplus(trial, ctx.trials)
             tags = dict(ctx.tags)
-            retry_of = frozen.system_attrs.get("failed_trial")
+            retry_of = frozen.system_attrs.get(RETRY_OF)
             if retry_of is not None:
                 tags["sweeper.retry_of"] = str(retry_of)
             run_id = log.write(
@@ -124,12 +132,12 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
             trial.set_user_attr(VERSION_ATTR, ctx.settings_version)
             config = trial_config(ctx.study_file, trial)
             n_params = count_parameters(config)
-            trial.set_user_attr("n_params", n_params)
-            trial.set_user_attr("config", config)  # what `promote` retrains, exactly
+            trial.set_user_attr(N_PARAMS, n_params)
+            trial.set_user_attr(CONFIG, config)
             if run_id:
                 log.write(
                     "params",
-                    lambda: ctx.tracker.log_params(run_id, {**config, "n_params": n_params}),
+                    lambda: ctx.tracker.log_params(run_id, {**config, N_PARAMS: n_params}),
                 )
             checkpoint_dir, publish, done = _resume(ctx, trial, frozen, run_id, config, log)
             epochs_run = len(done)
@@ -159,7 +167,7 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
             trial.set_user_attr(FAIL_REASON, reason)
             _record_end(trial, started, epochs_run, trained)
             raise
-        trial.set_user_attr("best_epoch", result.best_epoch)
+        trial.set_user_attr(BEST_EPOCH, result.best_epoch)
         _record_end(trial, started, result.epochs_run, trained)
         if run_id:
             files = {"model.pt": _state_bytes(result.model), "config.json": config_json(config)}
@@ -170,19 +178,19 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
     return objective
 
 
-def _stand_down_if_surplus(trial: optuna.Trial, target: int) -> FrozenTrial:
+def _stand_down_if_surplus(trial: optuna.Trial, trials: int) -> FrozenTrial:
     """Never run past the study's target: finished trials and those running ahead of this one
     may already fill it when several workers asked for a trial at the same moment.
 
     Returns the trial as stored, with the attributes Optuna gave it when it re-queued a dead
     worker's trial (read from the same listing, one query per trial)."""
-    trials = trial.study.get_trials(deepcopy=False)
+    listed = trial.study.get_trials(deepcopy=False)
     mine = trial.number
-    ahead = [t for t in trials if t.state in FINISHED or (t.state in UNDER_WAY and t.number < mine)]
-    if len(ahead) >= target:
+    ahead = [t for t in listed if t.state in FINISHED or (t.state in UNDER_WAY and t.number < mine)]
+    if len(ahead) >= trials:
         trial.set_user_attr(FAIL_REASON, f"{SURPLUS}: the study's target was already filled")
-        raise SurplusTrial(f"the study already has {target} finished or running trials")
-    return next(t for t in trials if t.number == mine)
+        raise SurplusTrial(f"the study already has {trials} finished or running trials")
+    return next(t for t in listed if t.number == mine)
 
 
 def _resume(
@@ -226,9 +234,9 @@ def _note_best(best: dict[str, float], stats: EpochStats) -> None:
 
 
 def _record_end(trial: optuna.Trial, started: float, epochs_run: int, trained: int) -> None:
-    trial.set_user_attr("epochs_run", epochs_run)
+    trial.set_user_attr(EPOCHS_RUN, epochs_run)
     trial.set_user_attr(EPOCHS_TRAINED, trained)
-    trial.set_user_attr("seconds", round(time.perf_counter() - started, 3))
+    trial.set_user_attr(SECONDS, round(time.perf_counter() - started, 3))
 
 
 def _reason(exc: BaseException) -> str:

@@ -30,7 +30,7 @@ RECONNECT_TIMEOUT_S = 300
 # Not trial creation, which Optuna itself retries; a trial's end only if it did not land (see
 # below). Each is the method that opens the session (get_all_trials and set_trial_param
 # delegate to _get_trials and _set_trial_param).
-_REPEATABLE = (
+REPEATABLE = (
     "get_study_id_from_name",
     "get_study_name_from_id",
     "get_study_directions",
@@ -109,7 +109,7 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
     Optuna beats from a background thread that dies at the first storage error; the running
     trial would then look dead to the other workers and be failed although it is healthy. Here
     a missed beat is logged and the next one is tried as usual. A query cut off by the restart
-    is made again (see `_REPEATABLE`, and a trial's end) rather than failing the trial.
+    is made again (see `REPEATABLE`, and a trial's end) rather than failing the trial.
     """
 
     _ended_trial_to_annotate: int | None = None
@@ -139,7 +139,7 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
             )
 
 
-for _name in _REPEATABLE:
+for _name in REPEATABLE:
     setattr(
         ResilientRDBStorage,
         _name,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeper.storage import is_surplus
+from sweeper.trial_record import ENDED, is_surplus
 
 
 @dataclass(frozen=True)
@@ -27,13 +27,13 @@ def study_progress(trials: Sequence[FrozenTrial]) -> StudyProgress:
     best_so_far: dict[int, float] = {}
     best: float | None = None
     for trial in sorted(trials, key=lambda t: t.number):
-        if not trial.state.is_finished():
+        if trial.state not in ENDED:
             break
         if trial.state == TrialState.COMPLETE and trial.value is not None:
             best = trial.value if best is None else max(best, trial.value)
         if best is not None:
             best_so_far[trial.number] = best
-    ended = [t for t in trials if t.state.is_finished() and not is_surplus(t)]
+    ended = [t for t in trials if t.state in ENDED and not is_surplus(t)]
     counts = {
         f"trials_{label}": float(sum(t.state == state for t in ended))
         for label, state in (

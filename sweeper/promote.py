@@ -33,27 +33,32 @@ import torch
 from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.engine import make_url
 
 from sweeper.atomic import write_atomically
 from sweeper.data import Split, course_split, load_corpus, subset
 from sweeper.data.corpus import Corpus
 from sweeper.errors import DataError, StudyError
 from sweeper.models import count_parameters
-from sweeper.objective import FINISHED
 from sweeper.placement import describe_device
 from sweeper.predictions import accuracy, predict_utterances, write_predictions
+from sweeper.registry import VAL_ACC_TAG, Champion, crown_if_better
 from sweeper.runner import quiet_libraries
 from sweeper.secrets import mask_text, mask_url
 from sweeper.servable import example_features, export_classifier
-from sweeper.sqlite_files import sqlite_file
+from sweeper.sqlite_files import sqlite_path
 from sweeper.storage import LockHeld, storage_lock
 from sweeper.study_settings import settings_of
-from sweeper.sweep import load_existing_study
-from sweeper.tracking import RUN_ATTR, VAL_ACC_TAG, Champion, Tracker, config_json, context_tags
+from sweeper.sweep import parent_run
+from sweeper.tracking import Tracker, config_json, context_tags
 from sweeper.train import EpochStats, TrainResult, train
-
-CONFIG_ATTR = "config"  # the trial user attr holding the exact config it trained
+from sweeper.trial_record import (
+    CONFIG,
+    FINISHED,
+    N_PARAMS,
+    RUN_ATTR,
+    load_existing_study,
+    ranked,
+)
 
 
 @dataclass(frozen=True)
@@ -148,7 +153,7 @@ def _promote(study: optuna.Study, request: PromoteRequest, console: Console) -> 
         rechecks = _recheck(candidates, train_all, val_all, settings, request, state, console)
         best = max(rechecks, key=lambda r: r.val_acc)
         chosen = next(t for t in candidates if t.number == best.trial)
-    config = {**chosen.user_attrs[CONFIG_ATTR], "epochs": epochs, "patience": request.patience}
+    config = {**chosen.user_attrs[CONFIG], "epochs": epochs, "patience": request.patience}
 
     tracker = Tracker(request.tracking_uri, request.study_name)
     device = describe_device(request.device, torch.get_num_threads())
@@ -219,23 +224,13 @@ def _candidates(study: optuna.Study, request: PromoteRequest) -> list[FrozenTria
             raise StudyError(
                 f"--trial {request.trial}: study {name!r} has no such trial (trials: {numbers})"
             )
-        if found.state not in FINISHED or CONFIG_ATTR not in found.user_attrs:
+        if found.state not in FINISHED or CONFIG not in found.user_attrs:
             raise StudyError(
                 f"--trial {request.trial}: the trial is {found.state.name}; "
                 "only a COMPLETE or PRUNED trial has a config to retrain"
             )
         return [found]
-    complete = sorted(
-        (
-            t
-            for t in trials
-            if t.state == TrialState.COMPLETE
-            and t.value is not None
-            and CONFIG_ATTR in t.user_attrs
-        ),
-        key=lambda t: t.value or 0.0,
-        reverse=True,
-    )
+    complete = [t for t in ranked(trials) if CONFIG in t.user_attrs]
     if not complete:
         counts = ", ".join(
             f"{state.name.lower()} {n}"
@@ -343,7 +338,7 @@ def _lock_file(kind: str, store: str, name: str) -> Path:
 def _same_store(url: str) -> str:
     """`url`, with a SQLite file's path made absolute."""
     try:
-        database = sqlite_file(make_url(url))
+        database = sqlite_path(url)
     except sqlalchemy.exc.ArgumentError:
         return url
     return url if database is None else f"sqlite:///{database.resolve()}"
@@ -374,7 +369,7 @@ def _recheck(
     rechecks = []
     with _progress(console) as progress:
         for trial in candidates:
-            config = trial.user_attrs[CONFIG_ATTR]
+            config = trial.user_attrs[CONFIG]
             task = progress.add_task(
                 f"trial {trial.number} recheck", total=config["epochs"], status=""
             )
@@ -410,15 +405,15 @@ def _open_run(
         tracker.set_tags(known, {"sweeper.state": "RUNNING"})
         return known, True
     state.forget_full_run()  # its run is gone: epochs without their metrics are no resume
-    parent = tracker.parent_run(study, tags, {})
+    parent = parent_run(study, tracker, tags, {})
     params = {
         **config,
-        "n_params": count_parameters(config),
+        N_PARAMS: count_parameters(config),
         "train_frames": train_all.num_frames,
         "val_frames": val_all.num_frames,
     }
     run_id = tracker.start_promotion(
-        parent, trial.number, trial.user_attrs.get("mlflow_run_id"), params, tags
+        parent, trial.number, trial.user_attrs.get(RUN_ATTR), params, tags
     )
     state.remember(run_id)
     return run_id, False
@@ -479,7 +474,7 @@ def _register(
         f"sweeper champion of {name} at {_same_store(request.tracking_uri)}",
         lock_file=_lock_file("champion", request.tracking_uri, name),
     ):
-        champion = tracker.crown_if_better(name, version, result.best_val_acc)
+        champion = crown_if_better(tracker, name, version, result.best_val_acc)
     tracker.set_tags(
         run_id,
         {"sweeper.model_version": f"{name}/{version}", "sweeper.champion": str(champion.crowned)},

@@ -14,6 +14,7 @@ import optuna
 from optuna.trial import TrialState
 
 from sweeper.progress import study_progress
+from sweeper.trial_record import N_PARAMS, SECONDS, ranked
 
 if TYPE_CHECKING:
     from sweeper.tracking import Tracker
@@ -94,23 +95,19 @@ def refresh_parent_run(study: optuna.Study, tracker: Tracker, parent_id: str) ->
 
 
 def _leaderboard_csv(trials: list[optuna.trial.FrozenTrial], path: Path) -> Path:
-    ranked = sorted(
-        (t for t in trials if t.state == TrialState.COMPLETE and t.value is not None),
-        key=lambda t: t.value or 0.0,
-        reverse=True,
-    )
-    params = sorted({k for t in ranked for k in t.params})
+    best_first = ranked(trials)
+    params = sorted({k for t in best_first for k in t.params})
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["rank", "trial", "val_acc", "n_params", "seconds", *params])
-        for rank, t in enumerate(ranked, 1):
+        writer.writerow(["rank", "trial", "val_acc", N_PARAMS, SECONDS, *params])
+        for rank, t in enumerate(best_first, 1):
             writer.writerow(
                 [
                     rank,
                     t.number,
                     f"{t.value:.6f}",
-                    t.user_attrs.get("n_params", ""),
-                    t.user_attrs.get("seconds", ""),
+                    t.user_attrs.get(N_PARAMS, ""),
+                    t.user_attrs.get(SECONDS, ""),
                     *(t.params.get(k, "") for k in params),
                 ]
             )

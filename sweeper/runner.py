@@ -1,236 +1,136 @@
-"""What `sweeper run` does, in order: validate everything, then touch the stores, then sweep."""
+"""What `sweeper run` does once its plan is made: load the study's subset, open the study and
+its parent run, and sweep, with the other workers of this machine and the live board."""
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import signal
 import subprocess
 import tempfile
 import time
 import warnings
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from sweeper.errors import StudyError, first_line
+from sweeper.errors import first_line
+from sweeper.plan import RunPlan
 from sweeper.signals import STOPPING, signal_of
-from sweeper.study_settings import SPEC_ATTR, file_digest, record, refuse_drift
-from sweeper.studyfile import StudyFile, load_study_file
+from sweeper.study_settings import run_settings
+
+if TYPE_CHECKING:
+    from sweeper.data import Split
+    from sweeper.data.corpus import Corpus
+    from sweeper.sweep import Worker
 
 
-def execute(
-    *,
-    study_file: Path,
-    trials: int | None,
-    timeout: float | None,
-    data: Path | None,
-    storage: str | None,
-    tracking_uri: str | None,
-    study_name: str | None,
-    workers: int,
-    gpus: str | None,
-    per_gpu: int,
-    sampler: str | None,
-    pruner: str | None,
-    seed: int | None,
-    device: str,
-    heartbeat: int,
-    grace: int,
-    worker_index: int,
-    accept_changes: bool,
-    argv: list[str],
-    console: Console,
-) -> int:
-    from sweeper.placement import describe_device, plan_this_machine
-    from sweeper.secrets import mask_logging, mask_text, mask_url
-    from sweeper.storage import resolve_storage_url, resolve_tracking_uri, storage_lock
-    from sweeper.wait_policy import choose_here, in_effect
+def execute(plan: RunPlan, argv: list[str], console: Console) -> int:
+    """Run (or resume) the plan's study in this process; worker 0 also starts the other workers
+    of this machine, shows the live board and, at the end, the leaderboard and what next."""
+    from sweeper.placement import describe_device
 
-    # 1. Everything the user typed is checked before any store is touched.
-    sf = load_study_file(study_file)
-    if study_name:
-        sf = dataclasses.replace(sf, name=study_name)
-    spec = sf.spec
-    sampler = sampler or spec.sampler
-    if sampler == "grid" and not spec.grid:
-        raise StudyError(f"--sampler grid: {study_file} defines no `grid` in its StudySpec")
-    if heartbeat >= grace:
-        raise StudyError(f"--grace ({grace}s) must be longer than --heartbeat ({heartbeat}s)")
-    check_workers(workers, console if worker_index == 0 else None)
-    target = trials or spec.default_trials
-    storage_url = resolve_storage_url(storage)
-    tracking = resolve_tracking_uri(tracking_uri)
-    mask_logging([storage_url, tracking])
-    from sweeper.tracking import check_tracking_store
+    if plan.placements:
+        os.environ.update(plan.placements[0].env())  # pinned before anything here touches CUDA
+    corpus, train, val = study_subset(plan, console)
 
-    check_tracking_store(tracking)
+    from sweeper.sweep import Worker
+    from sweeper.tracking import context_tags
 
-    placements = []
-    if worker_index == 0:  # the workers it spawns were placed by it
-        placements = plan_this_machine(workers=workers, gpus=gpus, per_gpu=per_gpu, device=device)
-        workers = len(placements)
-        os.environ.update(placements[0].env())  # pinned before anything here touches CUDA
-        # before torch loads OpenMP here; the workers it spawns inherit the choice
-        choose_here(sum(placement.threads for placement in placements))
-    threads = int(os.environ.get("SWEEPER_THREADS", 0)) or max(1, (os.cpu_count() or 1) // workers)
-    device_tag = describe_device(device, threads)
+    quiet_libraries()  # after the imports: importing mlflow sets its own log levels
+    worker = Worker(plan)
+    device = describe_device(plan.device, plan.threads)
+    tags = context_tags(corpus.fingerprint, plan.spec.subset_seed, device)
+    settings = run_settings(plan, corpus.root, corpus.fingerprint, train, val)
+    context = worker.open(settings, tags, train, val)
+    if plan.worker_index != 0:
+        worker.sweep(context)
+        return 0
+    announce(plan, train, val, console)
+    outcome = worker.sweep(context, _alongside(worker, plan, argv, console))
+    conclude(worker, outcome, console)
+    return 0
+
+
+def study_subset(plan: RunPlan, console: Console) -> tuple[Corpus, Split, Split]:
+    """The corpus and the study's fixed subset: every trial of every worker trains on exactly
+    these frames. Worker 0 passes on what the subsets warn of."""
     from sweeper.data import course_split, load_corpus, subset
     from sweeper.data.defaults import resolve_data_dir
 
-    corpus = load_corpus(resolve_data_dir(data))
-
-    # 2. The study's fixed subset: every trial of every worker trains on exactly these frames.
+    spec = plan.spec
+    corpus = load_corpus(resolve_data_dir(plan.data))
     train_all, val_all = course_split(corpus.train, seed=spec.split_seed, ratio=spec.train_ratio)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         train = subset(train_all, spec.train_frames, seed=spec.subset_seed)
         val = subset(val_all, spec.val_frames, seed=spec.subset_seed)
-    if worker_index == 0:
+    if plan.worker_index == 0:
         for warning in caught:
             console.print(f"[yellow]warning:[/] {warning.message}")
+    return corpus, train, val
 
-    from sweeper.live import Board, leaderboard
-    from sweeper.objective import TrialContext
-    from sweeper.report import refresh_parent_run
-    from sweeper.sweep import SweepOptions, Worker, spawn_workers
-    from sweeper.tracking import context_tags
-    from sweeper.trial_checkpoints import checkpoint_store
 
-    quiet_libraries()  # after the imports: importing mlflow sets its own log levels
-
-    opts = SweepOptions(
-        study_file=sf,
-        trials=target,
-        storage_url=storage_url,
-        tracking_uri=tracking,
-        data_dir=corpus.root,
-        sampler=sampler,
-        pruner=pruner or spec.pruner,
-        seed=spec.seed if seed is None else seed,
-        device=device,
-        timeout=timeout,
-        workers=workers,
-        worker_index=worker_index,
-        heartbeat_interval=heartbeat,
-        grace_period=grace,
-    )
-    worker = Worker(opts)
-    study = worker.study
-    settings = study_settings(sf, opts, corpus.fingerprint, train.num_frames, val.num_frames)
-    stored = study.user_attrs.get(SPEC_ATTR)
-    if stored is not None and not accept_changes:
-        refuse_drift(sf.name, stored, settings)
-    version = record(study, settings)
-    tags = context_tags(corpus.fingerprint, spec.subset_seed, device_tag)
-    tags["sweeper.storage"] = mask_url(storage_url)
-    # Settings a resume may change (paths, the target) are tags; the rest are the parent's params.
-    mutable = {"study_file", "data_dir", "target"}
-    # Locked: workers starting together on several machines must create one parent between them.
-    with storage_lock(storage_url, f"sweeper parent run of {sf.name}"):
-        parent = worker.tracker.parent_run(
-            study, tags, {k: v for k, v in settings.items() if k not in mutable}
-        )
-    worker.tracker.reopen(parent)
-    if worker_index == 0:
-        worker.tracker.set_tags(
-            parent, {**tags, **{f"sweeper.{k}": str(settings[k]) for k in mutable}}
-        )
-        worker.tracker.log_study_file(parent, sf.path, settings["study_file_sha256"])
-
-    context = TrialContext(
-        study_file=sf,
-        train=train,
-        val=val,
-        tracker=worker.tracker,
-        parent_run_id=parent,
-        # the process, with sweeper.host, tells which machine's worker ran (or lost) a trial
-        tags={
-            **tags,
-            "sweeper.worker": str(worker_index),
-            "sweeper.pid": str(os.getpid()),
-        },
-        target=target,
-        device=device,
-        threads=threads,
-        settings_version=version,
-        checkpoints=checkpoint_store(storage_url, sf.name, worker.tracker, parent),
-    )
-    if worker_index != 0:
-        outcome = "interrupted"
-        try:
-            outcome = worker.run(context)
-        finally:
-            worker.close_parent(outcome)
-        return 0
+def announce(plan: RunPlan, train: Split, val: Split, console: Console) -> None:
+    from sweeper.secrets import mask_url
+    from sweeper.wait_policy import in_effect
 
     console.print(
-        f"study [bold]{sf.name}[/]: {target} trials on {train.num_frames:,} train / "
-        f"{val.num_frames:,} val frames, {spec.epochs} epochs each, sampler {opts.sampler}, "
-        f"pruner {opts.pruner}, {workers} worker(s) x {threads} thread(s), {in_effect()}"
-        + (f", {per_gpu} per GPU on GPU(s) {gpus}" if gpus else ""),
+        f"study [bold]{plan.name}[/]: {plan.trials} trials on {train.num_frames:,} train / "
+        f"{val.num_frames:,} val frames, {plan.spec.epochs} epochs each, sampler {plan.sampler}, "
+        f"pruner {plan.pruner}, {plan.workers} worker(s) x {plan.threads} thread(s), "
+        f"{in_effect()}" + (f", {plan.per_gpu} per GPU on GPU(s) {plan.gpus}" if plan.gpus else ""),
         highlight=False,
     )
     console.print(
-        f"storage {mask_url(storage_url)} · tracking {mask_url(tracking)}", highlight=False
+        f"storage {mask_url(plan.storage_url)} · tracking {mask_url(plan.tracking_uri)}",
+        highlight=False,
     )
-    outcome = "interrupted"
+
+
+@contextlib.contextmanager
+def _alongside(worker: Worker, plan: RunPlan, argv: list[str], console: Console) -> Iterator[None]:
+    """The other workers of this machine and the live board, for as long as this worker runs
+    trials; the others stop with it (on its signal, or as on `kill` when it failed)."""
+    from sweeper.live import Board
+    from sweeper.sweep import spawn_workers
+
     with contextlib.ExitStack() as stack:
-        logs = [stack.enter_context(tempfile.TemporaryFile()) for _ in range(1, workers)]
-        procs = spawn_workers(argv, placements, logs)
+        logs = [stack.enter_context(tempfile.TemporaryFile()) for _ in plan.placements[1:]]
+        procs = spawn_workers(argv, plan.placements, logs)
         stop: int | None = None
         try:
-            with Board(study, target, spec.epochs, workers, console):
-                outcome = worker.run(context)
+            with Board(worker.study, plan.trials, plan.spec.epochs, plan.workers, console):
+                yield
                 for proc in procs:
                     proc.wait()
         except BaseException as exc:
-            # The workers stop with this one: on its signal, or as on `kill` when it failed.
             stop = signal_of(exc) if isinstance(exc, KeyboardInterrupt) else signal.SIGTERM
             raise
         finally:
             _reap(procs, logs, console, stop)
-            worker.close_parent(outcome)
+
+
+def conclude(worker: Worker, outcome: str, console: Console) -> None:
+    """The parent run's report, the leaderboard and the next steps."""
+    from sweeper.live import leaderboard
+    from sweeper.report import refresh_parent_run
+    from sweeper.secrets import mask_text
+
+    plan = worker.plan
     try:
-        refresh_parent_run(study, worker.tracker, parent)
+        refresh_parent_run(worker.study, worker.tracker, worker.parent)
     except Exception as exc:  # a tracking outage costs the parent's plots, not the sweep
-        shown = mask_text(first_line(exc), [tracking])
+        shown = mask_text(first_line(exc), [plan.tracking_uri])
         console.print(f"[yellow]warning:[/] the parent run's report was not logged: {shown}")
-    console.print(leaderboard(study.get_trials(deepcopy=False)))
+    console.print(leaderboard(worker.study.get_trials(deepcopy=False)))
     if outcome == "timeout":
-        console.print(f"[yellow]--timeout reached[/]: run again to continue towards {target}.")
+        console.print(f"[yellow]--timeout reached[/]: run again to continue towards {plan.trials}.")
     console.print(
-        next_steps(sf.name, storage_url, tracking, worker.tracker.experiment_id), soft_wrap=True
+        next_steps(plan.name, plan.storage_url, plan.tracking_uri, worker.tracker.experiment_id),
+        soft_wrap=True,
     )
-    return 0
-
-
-# Workers past the core count only share the cores (and each holds torch, the subset and its
-# database connections); a few per core still pay off when trials wait on a GPU or the database.
-# Past this many per core, the number is a typo.
-MAX_WORKERS_PER_CORE = 4
-
-
-def check_workers(workers: int, console: Console | None) -> None:
-    """Refuse --workers past MAX_WORKERS_PER_CORE per core; warn past one per core."""
-    try:
-        # the cores this process may run on: a container's or `taskset`'s share of the machine
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # no affinity on macOS
-        cores = os.cpu_count() or 1
-    if workers > MAX_WORKERS_PER_CORE * cores:
-        raise StudyError(
-            f"--workers {workers}: at most {MAX_WORKERS_PER_CORE * cores} here "
-            f"({MAX_WORKERS_PER_CORE} per CPU core, {cores} cores)"
-        )
-    if workers > cores and console is not None:
-        console.print(
-            f"[yellow]warning:[/] --workers {workers} is more than the {cores} CPU core(s) "
-            "sweeper may use here: the workers share them, so each trial runs slower",
-            highlight=False,
-        )
 
 
 def quiet_libraries() -> None:
@@ -243,31 +143,6 @@ def quiet_libraries() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def study_settings(
-    sf: StudyFile, opts: Any, fingerprint: str, train_frames: int, val_frames: int
-) -> dict[str, Any]:
-    """What `promote`, `report` and `compare` need to know about how the study's trials ran."""
-    spec = sf.spec
-    return {
-        "study_file": str(sf.path.resolve()),
-        "study_file_sha256": file_digest(sf.path.read_bytes()),
-        "data_dir": str(opts.data_dir),
-        "dataset_fingerprint": fingerprint,
-        "train_frames": spec.train_frames,
-        "val_frames": spec.val_frames,
-        "subset_train_frames": train_frames,
-        "subset_val_frames": val_frames,
-        "epochs": spec.epochs,
-        "split_seed": spec.split_seed,
-        "train_ratio": spec.train_ratio,
-        "subset_seed": spec.subset_seed,
-        "sampler": opts.sampler,
-        "pruner": opts.pruner,
-        "seed": opts.seed,
-        "target": opts.trials,
-    }
 
 
 def _reap(

@@ -21,7 +21,7 @@ from torch.export._patches import (
     register_lstm_while_loop_decomposition,
 )
 
-from sweeper.models import resolve_config
+from sweeper.models import family_of, resolve_config
 from sweeper.phones import FEATURE_DIM
 
 # Long enough that no dimension of the example is mistaken for a constant by the exporter.
@@ -36,7 +36,7 @@ class UtteranceClassifier(nn.Module):
         cfg = resolve_config(config)
         self.model = model
         self.n = cfg.n
-        self.sequence = cfg.family == "rnn-seq"
+        self.family = family_of(cfg)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         # The course's clamped windows, written branch-free: the training batches' gather
@@ -48,10 +48,7 @@ class UtteranceClassifier(nn.Module):
             0, frames - 1
         )
         windows = features[index].reshape(frames, self.n * FEATURE_DIM)
-        if not self.sequence:
-            return self.model(windows)
-        lengths = torch.full((1,), frames, dtype=torch.int64, device=features.device)
-        return self.model(windows.unsqueeze(0), lengths)[0]
+        return self.family.utterance_logits(self.model, windows)
 
 
 def example_features(frames: int = _EXAMPLE_FRAMES) -> torch.Tensor:

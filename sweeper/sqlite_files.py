@@ -10,7 +10,10 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
+
+from sweeper.errors import StudyError
+from sweeper.secrets import mask_url
 
 # How long a SQLite writer waits for another process's lock before failing with
 # "database is locked": the stores' transactions are short, so waiting is always right.
@@ -23,6 +26,19 @@ def sqlite_file(url: URL) -> Path | None:
         return None
     # sqlite:///file:NAME?uri=true names its file in SQLite's URI syntax: leave it to SQLite.
     return None if url.database.startswith("file:") else Path(url.database)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file a store's URL names; None unless it is a SQLite URL naming a file."""
+    return sqlite_file(make_url(url)) if url.startswith("sqlite:") else None
+
+
+def require_sqlite_file(url: str, flag: str) -> None:
+    """For commands that read a store: a SQLite file that is not there yet is a one-line error
+    (SQLite would create an empty one), naming the `flag` it came from."""
+    database = sqlite_path(url)
+    if database is not None and not database.is_file():
+        raise StudyError(f"{flag} {mask_url(url)}: {database} does not exist (run a sweep first)")
 
 
 def enable_wal(database: Path, timeout: float = SQLITE_BUSY_TIMEOUT_S) -> None:

@@ -28,20 +28,12 @@ from sweeper.errors import StudyError
 from sweeper.outage import ResilientRDBStorage, reconnect_patiently
 from sweeper.secrets import mask_text, mask_url
 from sweeper.sqlite_files import SQLITE_BUSY_TIMEOUT_S, enable_wal, sqlite_file
+from sweeper.trial_record import FAIL_REASON, RETRY_HISTORY
 
 DEFAULT_STORAGE = "sqlite:///sweeps.db"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 STORAGE_ENV = "SWEEPER_STORAGE"
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
-
-FAIL_REASON = "fail_reason"  # the user attr saying why a trial failed
-SURPLUS = "surplus"  # how the reason of a trial that stood down for the target starts
-
-
-def is_surplus(trial: FrozenTrial) -> bool:
-    """Whether a FAIL trial only stood down because the target was filled: no work, no fault."""
-    return str(trial.user_attrs.get(FAIL_REASON, "")).startswith(SURPLUS)
-
 
 # An unreachable PostgreSQL host should fail in seconds, not after the TCP timeout.
 POSTGRES_CONNECT_TIMEOUT_S = 10
@@ -122,11 +114,7 @@ def open_storage(
     processes do not fail on locks; with other databases, workers wait out a restart (see
     `sweeper.outage`).
     """
-    if heartbeat_interval < 1 or grace_period <= heartbeat_interval:
-        raise StudyError(
-            f"heartbeat interval ({heartbeat_interval} s) must be at least 1 s and below the "
-            f"grace period ({grace_period} s)"
-        )
+    check_heartbeat(heartbeat_interval, grace_period)
     parsed = _parse_database_url(url, "--storage")
     database = sqlite_file(parsed)
     shown = mask_url(url)
@@ -175,6 +163,15 @@ def open_storage(
     return storage
 
 
+def check_heartbeat(heartbeat_interval: int, grace_period: int) -> None:
+    """A trial silent for `grace_period` seconds is failed: it must outlast a heartbeat."""
+    if heartbeat_interval < 1 or grace_period <= heartbeat_interval:
+        raise StudyError(
+            f"--heartbeat ({heartbeat_interval}s) must be at least 1 s and below the grace "
+            f"period, --grace ({grace_period}s)"
+        )
+
+
 def _say_why_stale(
     storage: ResilientRDBStorage,
     study: optuna.Study,
@@ -191,7 +188,7 @@ def _say_why_stale(
         (
             t.number
             for t in storage.get_all_trials(study_id, deepcopy=False)
-            if t.system_attrs.get("retry_history", [])[-1:] == [trial.number]
+            if t.system_attrs.get(RETRY_HISTORY, [])[-1:] == [trial.number]
         ),
         None,
     )

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sweeper.errors import StudyError
+from sweeper.trial_record import SPEC_ATTR, VERSION_ATTR, VERSIONS_ATTR
 
 if TYPE_CHECKING:
     import optuna
     from optuna.trial import FrozenTrial
 
-SPEC_ATTR = "sweeper"  # the current settings (study user attribute)
-VERSIONS_ATTR = "sweeper_settings"  # {version: settings} of every settings the study ran with
-VERSION_ATTR = "settings_version"  # on each trial: the version it ran under
+    from sweeper.data import Split
+    from sweeper.plan import RunPlan
 
 # Settings a resume may not change silently; paths and the trial target may change freely.
 DRIFT_KEYS = {
@@ -38,6 +39,31 @@ DRIFT_KEYS = {
     "pruner": "pruner",
     "seed": "seed",
 }
+
+
+def run_settings(
+    plan: RunPlan, data_dir: Path, fingerprint: str, train: Split, val: Split
+) -> dict[str, Any]:
+    """What `promote`, `report` and `compare` need to know about how the study's trials ran."""
+    spec = plan.spec
+    return {
+        "study_file": str(plan.study_file.path.resolve()),
+        "study_file_sha256": file_digest(plan.study_file.path.read_bytes()),
+        "data_dir": str(data_dir),
+        "dataset_fingerprint": fingerprint,
+        "train_frames": spec.train_frames,
+        "val_frames": spec.val_frames,
+        "subset_train_frames": train.num_frames,
+        "subset_val_frames": val.num_frames,
+        "epochs": spec.epochs,
+        "split_seed": spec.split_seed,
+        "train_ratio": spec.train_ratio,
+        "subset_seed": spec.subset_seed,
+        "sampler": plan.sampler,
+        "pruner": plan.pruner,
+        "seed": plan.seed,
+        "target": plan.trials,
+    }
 
 
 def file_digest(data: bytes) -> str:

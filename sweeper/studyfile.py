@@ -79,8 +79,14 @@ class StudySpec:
             raise ValueError("train_frames, val_frames, epochs and trials must be at least 1")
         if self.keep_checkpoints < 0:
             raise ValueError(f"keep_checkpoints must be 0 or more, not {self.keep_checkpoints}")
-        if self.sampler == "grid" and not self.grid:
-            raise ValueError("the grid sampler needs `grid={param: [values], ...}`")
+        self.check_sampler(self.sampler)
+
+    def check_sampler(self, sampler: str) -> None:
+        """ValueError when `sampler` cannot run this study: the grid sampler needs a grid."""
+        if sampler == "grid" and not self.grid:
+            raise ValueError(
+                "the study defines no `grid` ({param: [values], ...}) for the grid sampler"
+            )
 
 
 @dataclass(frozen=True)

@@ -12,55 +12,43 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
-from contextlib import ExitStack, suppress
-from dataclasses import dataclass
-from pathlib import Path
-from typing import IO
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack, nullcontext, suppress
+from typing import IO, Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeper.data import Split
 from sweeper.errors import StudyError, StudyFileError, first_line
-from sweeper.objective import FAIL_REASON, FINISHED, TrialContext, make_objective
+from sweeper.objective import TrialContext, make_objective
 from sweeper.placement import Placement
+from sweeper.plan import RunPlan
 from sweeper.progress import study_progress
 from sweeper.samplers import TrialSeededSampler
 from sweeper.secrets import mask_text, mask_url
 from sweeper.signals import PARENT_ENV
-from sweeper.storage import is_surplus, storage_lock
-from sweeper.studyfile import StudyFile, StudySpec
-from sweeper.tracking import PARENT_ATTR, RUN_ATTR, Tracker
-from sweeper.trial_checkpoints import INTERRUPTED, RESUMES, CheckpointStore, lineage
-
-REQUEUED_FROM = "requeued_from"  # on the re-run of an interrupted trial: that trial's number
+from sweeper.storage import storage_lock
+from sweeper.study_settings import record, refuse_drift
+from sweeper.studyfile import StudySpec
+from sweeper.tracking import Tracker
+from sweeper.trial_checkpoints import CheckpointStore, checkpoint_store, lineage
+from sweeper.trial_record import (
+    FAIL_REASON,
+    FINISHED,
+    PARENT_ATTR,
+    REQUEUED_FROM,
+    RESUMES,
+    RUN_ATTR,
+    SPEC_ATTR,
+    is_surplus,
+    ranked,
+    was_interrupted,
+)
 
 MAX_FAILURES_IN_A_ROW = 5
 
 _logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SweepOptions:
-    study_file: StudyFile
-    trials: int
-    storage_url: str
-    tracking_uri: str
-    data_dir: Path
-    sampler: str
-    pruner: str
-    seed: int
-    device: str = "auto"
-    timeout: float | None = None
-    workers: int = 1
-    worker_index: int = 0
-    heartbeat_interval: int = 10
-    grace_period: int = 30
-    max_retry: int = 2
-
-    @property
-    def name(self) -> str:
-        return self.study_file.name
 
 
 def make_sampler(kind: str, spec: StudySpec, seed: int) -> optuna.samplers.BaseSampler:
@@ -69,8 +57,7 @@ def make_sampler(kind: str, spec: StudySpec, seed: int) -> optuna.samplers.BaseS
         return TrialSeededSampler(_tpe, seed)
     if kind == "random":
         return TrialSeededSampler(lambda s: optuna.samplers.RandomSampler(seed=s), seed)
-    if not spec.grid:
-        raise StudyError("--sampler grid: the study file defines no `grid` for StudySpec")
+    assert spec.grid is not None  # checked with the plan (StudySpec.check_sampler)
     return optuna.samplers.GridSampler(spec.grid, seed=seed)
 
 
@@ -97,23 +84,23 @@ def make_pruner(kind: str, spec: StudySpec) -> optuna.pruners.BasePruner:
 
 
 def open_study(
-    opts: SweepOptions, on_stale: Callable[[optuna.Study, FrozenTrial], None]
+    plan: RunPlan, on_stale: Callable[[optuna.Study, FrozenTrial], None]
 ) -> optuna.Study:
     from sweeper.storage import open_storage
 
     storage = open_storage(
-        opts.storage_url,
-        heartbeat_interval=opts.heartbeat_interval,
-        grace_period=opts.grace_period,
-        max_retry=opts.max_retry,
+        plan.storage_url,
+        heartbeat_interval=plan.heartbeat_interval,
+        grace_period=plan.grace_period,
+        max_retry=plan.max_retry,
         on_stale=on_stale,
     )
     return optuna.create_study(
         storage=storage,
-        study_name=opts.name,
+        study_name=plan.name,
         direction="maximize",
-        sampler=make_sampler(opts.sampler, opts.study_file.spec, opts.seed),
-        pruner=make_pruner(opts.pruner, opts.study_file.spec),
+        sampler=make_sampler(plan.sampler, plan.spec, plan.seed),
+        pruner=make_pruner(plan.pruner, plan.spec),
         load_if_exists=True,
     )
 
@@ -123,19 +110,75 @@ def count(study: optuna.Study, states: Sequence[TrialState]) -> int:
 
 
 class Worker:
-    """One process's share of a sweep: it runs trials until the study holds `trials` finished."""
+    """One process's share of a sweep: it runs trials until the study holds `plan.trials`
+    finished, and opens and closes the study's MLflow parent run."""
 
-    def __init__(self, opts: SweepOptions) -> None:
-        self.opts = opts
-        self.study = open_study(opts, self._on_stale)
-        self.tracker = Tracker(opts.tracking_uri, opts.name)
+    def __init__(self, plan: RunPlan) -> None:
+        self.plan = plan
+        self.study = open_study(plan, self._on_stale)
+        self.tracker = Tracker(plan.tracking_uri, plan.name)
         self._last: FrozenTrial | None = None
-        self._parent = ""  # the study's parent run, known once `run` starts
+        self.parent = ""  # the study's parent run, known once `open` has run
+
+    def open(
+        self, settings: dict[str, Any], tags: Mapping[str, str], train: Split, val: Split
+    ) -> TrialContext:
+        """Record the study's settings (a change since its trials ran is refused unless the
+        plan accepts it), open its parent run, and return what this worker's trials need."""
+        plan = self.plan
+        stored = self.study.user_attrs.get(SPEC_ATTR)
+        if stored is not None and not plan.accept_changes:
+            refuse_drift(plan.name, stored, settings)
+        version = record(self.study, settings)
+        tags = {**tags, "sweeper.storage": mask_url(plan.storage_url)}
+        # Settings a resume may change (paths, the target) are tags; the rest are the parent's
+        # params. Locked: workers starting together on several machines must create one parent.
+        mutable = {"study_file", "data_dir", "target"}
+        with storage_lock(plan.storage_url, f"sweeper parent run of {plan.name}"):
+            params = {k: v for k, v in settings.items() if k not in mutable}
+            self.parent = parent_run(self.study, self.tracker, tags, params)
+        self.tracker.reopen(self.parent)
+        if plan.worker_index == 0:
+            resumable = {f"sweeper.{k}": str(settings[k]) for k in mutable}
+            self.tracker.set_tags(self.parent, {**tags, **resumable})
+            digest = settings["study_file_sha256"]
+            self.tracker.log_study_file(self.parent, plan.study_file.path, digest)
+        return TrialContext(
+            study_file=plan.study_file,
+            train=train,
+            val=val,
+            tracker=self.tracker,
+            parent_run_id=self.parent,
+            # the process, with sweeper.host, tells which machine's worker ran (or lost) a trial
+            tags={
+                **tags,
+                "sweeper.worker": str(plan.worker_index),
+                "sweeper.pid": str(os.getpid()),
+            },
+            trials=plan.trials,
+            device=plan.device,
+            threads=plan.threads,
+            settings_version=version,
+            checkpoints=checkpoint_store(plan.storage_url, plan.name, self.tracker, self.parent),
+        )
+
+    def sweep(
+        self, context: TrialContext, alongside: AbstractContextManager[object] | None = None
+    ) -> str:
+        """`run` within `alongside` (what else runs meanwhile), then close the parent run as
+        the last worker out; returns the outcome."""
+        outcome = "interrupted"
+        try:
+            with alongside or nullcontext():
+                outcome = self.run(context)
+        finally:
+            self.close_parent(outcome)
+        return outcome
 
     def _remember(self, study: optuna.Study, trial: FrozenTrial) -> None:
         self._last = trial
         # the parent run's best-so-far curve and counts, from every worker's trials
-        self.tracker.log_progress(self._parent, study_progress(study.get_trials(deepcopy=False)))
+        self.tracker.log_progress(self.parent, study_progress(study.get_trials(deepcopy=False)))
 
     def _on_stale(self, study: optuna.Study, trial: FrozenTrial) -> None:
         """A trial whose worker stopped sending heartbeats (now re-queued): close its run."""
@@ -150,10 +193,9 @@ class Worker:
         import torch._dynamo  # noqa: F401
 
         objective = make_objective(context)
-        with storage_lock(self.opts.storage_url, f"trial slots of {self.opts.name}"):
+        with storage_lock(self.plan.storage_url, f"trial slots of {self.plan.name}"):
             requeue_interrupted(self.study)
-        self._parent = context.parent_run_id
-        deadline = None if self.opts.timeout is None else time.monotonic() + self.opts.timeout
+        deadline = None if self.plan.timeout is None else time.monotonic() + self.plan.timeout
         failures = 0
         # a failed trial is logged by Optuna with its traceback; sweeper prints one line instead
         optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -161,7 +203,7 @@ class Worker:
             with ExitStack() as gate:
                 # Counting the free slots and creating the trial happen under one lock, so that
                 # workers asking at the same moment never start more trials than the target.
-                slots = storage_lock(self.opts.storage_url, f"trial slots of {self.opts.name}")
+                slots = storage_lock(self.plan.storage_url, f"trial slots of {self.plan.name}")
                 gate.enter_context(slots)
                 # One listing: a trial finishing between two queries would be in neither count.
                 # Not WAITING: a dead worker's trial re-queued for retry is what `optimize` runs
@@ -170,17 +212,17 @@ class Worker:
                     deepcopy=False, states=(*FINISHED, TrialState.RUNNING)
                 )
                 finished = sum(t.state in FINISHED for t in holding)
-                if finished >= self.opts.trials:
+                if finished >= self.plan.trials:
                     return "done"
                 if deadline is not None and time.monotonic() >= deadline:
                     return "timeout"
-                if len(holding) >= self.opts.trials:
+                if len(holding) >= self.plan.trials:
                     gate.close()
                     # Others hold the rest of the budget; keep watch in case one of them dies.
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
                         optuna.storages.fail_stale_trials(self.study)
-                    time.sleep(min(2.0, self.opts.heartbeat_interval))
+                    time.sleep(min(2.0, self.plan.heartbeat_interval))
                     continue
                 self._run_one(_released_first(gate.close, objective))
             last = self._last
@@ -201,7 +243,7 @@ class Worker:
                 failures += 1
                 if failures >= MAX_FAILURES_IN_A_ROW:
                     raise StudyError(
-                        f"{self.opts.study_file.path}: {failures} trials failed in a row; last: "
+                        f"{self.plan.study_file.path}: {failures} trials failed in a row; last: "
                         f"{last.user_attrs.get(FAIL_REASON, 'unknown error')}"
                     )
 
@@ -235,7 +277,7 @@ class Worker:
                 _logger.warning(
                     "this worker's trial went %ss without a heartbeat, so another worker failed "
                     "it and retried it; its result is dropped",
-                    self.opts.grace_period,
+                    self.plan.grace_period,
                 )
             except Exception as exc:
                 if not started:
@@ -249,7 +291,7 @@ class Worker:
     def _unrecorded(self, trial: optuna.Trial, exc: Exception) -> StudyError:
         """The error for a trial whose end the study's storage refused, once its MLflow run is
         closed as failed: what the storage said, and what each store now holds."""
-        cause = mask_text(first_line(_root_cause(exc)), [self.opts.storage_url])
+        cause = mask_text(first_line(_root_cause(exc)), [self.plan.storage_url])
         run_id = trial.user_attrs.get(RUN_ATTR)
         closed = ""
         with suppress(Exception):  # the tracking store may be out of reach as well
@@ -259,9 +301,9 @@ class Worker:
             if run_id:
                 closed = f"; its MLflow run {run_id} is {self.tracker.run_status(run_id)}"
         return StudyError(
-            f"--storage {mask_url(self.opts.storage_url)}: could not record the end of trial "
+            f"--storage {mask_url(self.plan.storage_url)}: could not record the end of trial "
             f"{trial.number} ({cause}); it stays RUNNING there until a worker, once the storage "
-            f"is writable, fails it (after --grace {self.opts.grace_period}s) and retries it"
+            f"is writable, fails it (after --grace {self.plan.grace_period}s) and retries it"
             f"{closed}"
         )
 
@@ -269,20 +311,18 @@ class Worker:
         """Once a trial has ended, its checkpoint is needed only to resume it after an
         interruption, or as one of the best `keep_checkpoints` COMPLETE trials."""
         root = lineage(trial)
-        if trial.state == TrialState.FAIL:
-            if not trial.user_attrs.get(FAIL_REASON, "").startswith(INTERRUPTED):
-                store.remove(root)
+        if was_interrupted(trial):
             return
         if trial.state != TrialState.COMPLETE:
             store.remove(root)
             return
-        keep = self.opts.study_file.spec.keep_checkpoints
+        keep = self.plan.spec.keep_checkpoints
         complete = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        ranked = [lineage(t) for t in sorted(complete, key=lambda t: -(t.value or 0.0))]
-        if root not in ranked[:keep]:
+        best = [lineage(t) for t in ranked(complete)]
+        if root not in best[:keep]:
             store.remove(root)
-        elif len(ranked) > keep:
-            store.remove(ranked[keep])  # the one this trial pushed out of the best
+        elif len(best) > keep:
+            store.remove(best[keep])  # the one this trial pushed out of the best
 
     def close_parent(self, outcome: str) -> None:
         """The last worker out closes the parent run; an interrupted one marks it KILLED."""
@@ -291,15 +331,28 @@ class Worker:
             return
         try:
             if outcome == "interrupted":
-                self.tracker.client.set_terminated(parent, status="KILLED")
+                self.tracker.end(parent, "KILLED")
             elif count(self.study, (TrialState.RUNNING,)) == 0:
-                self.tracker.client.set_terminated(parent, status="FINISHED")
+                self.tracker.end(parent, "FINISHED")
         except Exception as exc:  # a tracking outage: the trials are in the study all the same
             _logger.warning(
                 "the MLflow parent run %s stays RUNNING: %s",
                 parent,
-                mask_text(first_line(exc), [self.opts.tracking_uri]),
+                mask_text(first_line(exc), [self.plan.tracking_uri]),
             )
+
+
+def parent_run(
+    study: optuna.Study, tracker: Tracker, tags: Mapping[str, str], params: Mapping[str, Any]
+) -> str:
+    """The study's parent run id, created (with `params`) once for all workers and resumes, and
+    kept in the study for every worker to find."""
+    known = study.user_attrs.get(PARENT_ATTR)
+    if known:
+        return str(known)
+    chosen = tracker.create_parent(tags, params)
+    study.set_user_attr(PARENT_ATTR, chosen)
+    return chosen
 
 
 def requeue_interrupted(study: optuna.Study) -> list[int]:
@@ -310,10 +363,7 @@ def requeue_interrupted(study: optuna.Study) -> list[int]:
     requeued = {t.user_attrs.get(REQUEUED_FROM) for t in trials}
     numbers = []
     for trial in trials:
-        reason = trial.user_attrs.get(FAIL_REASON, "")
-        if trial.state != TrialState.FAIL or not reason.startswith(INTERRUPTED):
-            continue
-        if trial.number in requeued:
+        if not was_interrupted(trial) or trial.number in requeued:
             continue
         study.add_trial(
             optuna.trial.create_trial(
@@ -374,23 +424,3 @@ def spawn_workers(
             )
         )
     return procs
-
-
-def load_existing_study(name: str, storage_url: str) -> optuna.Study:
-    """A study that must already exist; an unknown name lists the ones that do."""
-    from sweeper.secrets import mask_url
-
-    if storage_url.startswith("sqlite:///"):
-        path = Path(storage_url.removeprefix("sqlite:///"))
-        if not path.is_file():
-            raise StudyError(f"--storage {storage_url}: {path} does not exist (run a sweep first)")
-    try:
-        names = optuna.get_all_study_names(storage_url)
-    except Exception as exc:
-        raise StudyError(
-            f"--storage {mask_url(storage_url)}: cannot read it ({type(exc).__name__})"
-        ) from None
-    if name not in names:
-        known = ", ".join(sorted(names)) or "none yet"
-        raise StudyError(f"no study named {name!r} in {mask_url(storage_url)} (studies: {known})")
-    return optuna.load_study(study_name=name, storage=storage_url)

@@ -1,7 +1,7 @@
-"""Every MLflow call sweeper makes lives here.
+"""Every MLflow call sweeper makes lives here; no Optuna.
 
 One Optuna study <-> one MLflow experiment of the same name <-> one parent run; each trial is a
-nested child run `trial-<number>`. The parent's id is kept in the study's user attributes so all
+nested child run `trial-<number>`. The sweep layer keeps the parent's id in the study, so all
 workers, on any machine, nest under the same parent.
 """
 
@@ -17,7 +17,6 @@ import tempfile
 import time
 from collections.abc import Mapping
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,26 +38,20 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
-from sqlalchemy.engine import make_url
 
 from sweeper.errors import StudyError
 from sweeper.secrets import mask_url
-from sweeper.sqlite_files import enable_wal, sqlite_file
+from sweeper.sqlite_files import enable_wal, sqlite_path
 
 if TYPE_CHECKING:
-    import optuna
     import torch
 
     from sweeper.progress import StudyProgress
 
 _logger = logging.getLogger(__name__)
 
-PARENT_ATTR = "mlflow_parent_run_id"
-RUN_ATTR = "mlflow_run_id"
 STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
 _MAX_TAG = 5000  # MLflow caps tag values; failure reasons can be long tracebacks
-CHAMPION = "champion"  # the registry alias of the best promoted version
-VAL_ACC_TAG = "val_acc"  # on each registered version: what the champion is compared on
 # MLflow 3's UI opens an experiment of no kind in its GenAI view; this kind opens model training.
 KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
 LOCAL_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
@@ -78,9 +71,7 @@ class Tracker:
         self.tracking_uri = tracking_uri
         self.study_name = study_name
         self.experiment_id = self._experiment()
-        database = (
-            sqlite_file(make_url(tracking_uri)) if tracking_uri.startswith("sqlite:") else None
-        )
+        database = sqlite_path(tracking_uri)
         if database is not None:
             # As for the sweep's storage: local workers write to one file, `mlflow ui` reads it.
             # Only an optimisation, so a file kept busy by another process keeps its mode.
@@ -102,13 +93,9 @@ class Tracker:
             self.client.set_experiment_tag(found.experiment_id, KIND_TAG, KIND)
         return found.experiment_id
 
-    def parent_run(
-        self, study: optuna.Study, tags: Mapping[str, str], params: Mapping[str, Any]
-    ) -> str:
-        """The study's parent run id, created (with `params`) once for all workers and resumes."""
-        known = study.user_attrs.get(PARENT_ATTR)
-        if known:
-            return str(known)
+    def create_parent(self, tags: Mapping[str, str], params: Mapping[str, Any]) -> str:
+        """A parent run for the study, with `params`; the one another worker made first when
+        several race to create it."""
         run = self.client.create_run(
             self.experiment_id,
             run_name=self.study_name,
@@ -125,7 +112,6 @@ class Tracker:
             self.client.delete_run(run.info.run_id)
         else:
             self.log_params(chosen, params)
-        study.set_user_attr(PARENT_ATTR, chosen)
         return chosen
 
     def log_progress(self, parent_id: str, progress: StudyProgress) -> None:
@@ -294,6 +280,10 @@ class Tracker:
             return None
         return None if run.info.lifecycle_stage == "deleted" else run.info.status
 
+    def end(self, run_id: str, status: str) -> None:
+        """Close a run that is not a trial's (the study's parent): FINISHED or KILLED."""
+        self.client.set_terminated(run_id, status=status)
+
     def interrupt(self, run_id: str) -> None:
         """Close a run the user stopped; running the same command again reopens it."""
         self.set_tags(run_id, {"sweeper.state": "INTERRUPTED"})
@@ -364,29 +354,15 @@ class Tracker:
             self.client.set_model_version_tag(name, version, key, value)
         return version
 
-    def crown_if_better(self, name: str, version: str, val_acc: float) -> Champion:
-        """Move the `champion` alias of `name` to `version` only when its val_acc beats the
-        current champion's (a champion without a val_acc tag, set by hand, is replaced)."""
-        current = self.client.get_registered_model(name).aliases.get(CHAMPION)
-        previous = None
-        if current is not None:
-            tagged = self.client.get_model_version(name, current).tags.get(VAL_ACC_TAG)
-            previous = None if tagged is None else float(tagged)
-        crowned = current is None or previous is None or val_acc > previous
-        if crowned:
-            self.client.set_registered_model_alias(name, CHAMPION, version)
-        return Champion(name, version, crowned, current, previous)
+    def alias_version(self, name: str, alias: str) -> str | None:
+        """The version of registered model `name` that holds `alias`, if one does."""
+        return self.client.get_registered_model(name).aliases.get(alias)
 
+    def version_tags(self, name: str, version: str) -> dict[str, str]:
+        return dict(self.client.get_model_version(name, version).tags)
 
-@dataclass(frozen=True)
-class Champion:
-    """What `crown_if_better` decided: `crowned` when `version` now holds the alias."""
-
-    name: str
-    version: str
-    crowned: bool
-    previous_version: str | None
-    previous_val_acc: float | None
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self.client.set_registered_model_alias(name, alias, version)
 
 
 def where_to_look(tracking_uri: str, experiment_id: str) -> str:
@@ -492,7 +468,7 @@ def check_tracking_store(uri: str) -> None:
     if uri.startswith(("http://", "https://")):
         _check_server(uri, shown)
     elif uri.startswith("sqlite:"):
-        database = sqlite_file(make_url(uri))
+        database = sqlite_path(uri)
         if database is None:
             return
         if not database.parent.is_dir():

@@ -26,10 +26,10 @@ from sweeper.checkpoint import (
     remove_checkpoint,
     save_checkpoint,
 )
-from sweeper.data import FrameBatches, SequenceBatch, SequenceBatches
+from sweeper.data import FrameBatches, SequenceBatches
 from sweeper.data.split import Split
 from sweeper.errors import DataError, SweeperError
-from sweeper.models import DEFAULTS, RunConfig, build_model, resolve_config
+from sweeper.models import DEFAULTS, Family, RunConfig, build_model, family_of, resolve_config
 from sweeper.phones import NUM_CLASSES
 
 __all__ = [
@@ -136,6 +136,7 @@ def train(
     sets torch's intra-op thread count for the run, so several workers can share a CPU.
     """
     cfg = resolve_config(config)
+    family = family_of(cfg)
     dev = select_device(device)
     train_labels = _labels(train)
     _labels(val)  # an unusable val split should fail now, not after the first epoch
@@ -181,12 +182,12 @@ def train(
             correct = torch.zeros((), dtype=torch.int64, device=dev)
             frames = 0
             for batch in train_batches.epoch(len(history)):
-                if _frames_in(batch) == 1:
+                if family.frames_in(batch) == 1:
                     # BatchNorm (in the mlp's blocks and the rnn heads) cannot train on one
                     # frame; an epoch's last batch or a one-frame utterance may hold just one
                     continue
                 with torch.autocast(dev.type, dtype=amp, enabled=amp is not None):
-                    logits, y = frame_logits(cfg, model, batch)
+                    logits, y = family.logits(model, batch)
                     loss = criterion(logits.float(), y)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
@@ -200,7 +201,7 @@ def train(
                 loss_sum += loss.detach() * len(y)
                 correct += (logits.argmax(1) == y).sum()
                 frames += len(y)
-            val_loss, val_acc = _evaluate(cfg, model, val_batches, amp)
+            val_loss, val_acc = _evaluate(family, model, val_batches, amp)
             stats = EpochStats(
                 epoch=len(history) + 1,
                 train_loss=loss_sum.item() / frames,
@@ -302,7 +303,7 @@ def select_device(device: str = "auto") -> torch.device:
 
 @torch.no_grad()
 def _evaluate(
-    cfg: RunConfig, model: nn.Module, batches: FrameBatches | SequenceBatches, amp: Any
+    family: Family, model: nn.Module, batches: FrameBatches | SequenceBatches, amp: Any
 ) -> tuple[float, float]:
     model.eval()
     loss_sum = torch.zeros((), device=next(model.parameters()).device)
@@ -310,7 +311,7 @@ def _evaluate(
     frames = 0
     for batch in batches.epoch(0):
         with torch.autocast(loss_sum.device.type, dtype=amp, enabled=amp is not None):
-            logits, y = frame_logits(cfg, model, batch)
+            logits, y = family.logits(model, batch)
         loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
         correct += (logits.argmax(1) == y).sum()
         frames += len(y)
@@ -319,35 +320,14 @@ def _evaluate(
 
 def frame_logits(cfg: RunConfig, model: nn.Module, batch: Any) -> tuple[torch.Tensor, Any]:
     """(logits (N, 41), labels (N,) or None) over the real frames of a batch."""
-    if cfg.family != "rnn-seq":
-        x, y = batch
-        return model(x), y
-    logits = model(batch.x, batch.lengths)[batch.mask]
-    return logits, None if batch.y is None else batch.y[batch.mask]
-
-
-def _frames_in(batch: tuple[torch.Tensor, Any] | SequenceBatch) -> int:
-    """The real frames in a batch of either kind (padding excluded)."""
-    if isinstance(batch, SequenceBatch):
-        return int(batch.lengths.sum())
-    return len(batch[0])
+    return family_of(cfg).logits(model, batch)
 
 
 def make_batches(
     cfg: RunConfig, split: Split, *, shuffle: bool, device: torch.device
 ) -> FrameBatches | SequenceBatches:
-    """Frame windows for the frame families, padded utterances for rnn-seq."""
-    if cfg.family == "rnn-seq":
-        return SequenceBatches(
-            split,
-            cfg.n,
-            cfg.batch_size,
-            shuffle=shuffle,
-            seed=cfg.seed,
-            device=device,
-            length_buckets=cfg.length_buckets,
-        )
-    return FrameBatches(split, cfg.n, cfg.batch_size, shuffle=shuffle, seed=cfg.seed, device=device)
+    """The batches `cfg`'s family reads (see sweeper.models.family)."""
+    return family_of(cfg).batches(cfg, split, shuffle=shuffle, device=device)
 
 
 def make_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:

@@ -20,26 +20,20 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy.engine import make_url
-
-from sweeper.sqlite_files import sqlite_file
+from sweeper.sqlite_files import sqlite_path
+from sweeper.trial_record import RESUMES, RETRY_OF
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
     from sweeper.tracking import Tracker
 
-# A re-run of an interrupted trial names the lineage it continues (Optuna's own retry of a dead
-# worker's trial copies user attributes, so it carries this on, and records `failed_trial`).
-RESUMES = "resumes"
-INTERRUPTED = "interrupted"  # how a failure reason starts when the user stopped the trial
-
 
 def lineage(trial: FrozenTrial) -> int:
     """The number of the first trial of the lineage `trial` belongs to."""
     resumes = trial.user_attrs.get(RESUMES)
     if resumes is None:
-        resumes = trial.system_attrs.get("failed_trial", trial.number)
+        resumes = trial.system_attrs.get(RETRY_OF, trial.number)
     return int(resumes)
 
 
@@ -111,7 +105,7 @@ class TrackedCheckpoints:
 def checkpoint_store(
     storage_url: str, study_name: str, tracker: Tracker, parent_run_id: str
 ) -> CheckpointStore:
-    database = sqlite_file(make_url(storage_url))
+    database = sqlite_path(storage_url)
     if database is not None:
         return DirectoryCheckpoints(database.with_suffix(".checkpoints") / study_name)
     return TrackedCheckpoints(tracker, parent_run_id)

@@ -13,6 +13,7 @@ import pytest
 from sweeper.compare import AXES, Cell, Comparison, Stat, findings, summary_markdown
 from sweeper.models import count_parameters
 from sweeper.studyfile import call_search_space, load_study_file
+from sweeper.trial_record import CONFIG
 from tests.cli import sweeper
 from tests.test_run import mlflow_runs, trials_of, write_study
 
@@ -110,7 +111,7 @@ def test_compare_prints_the_table_and_writes_png_csv_and_summary(compared: Path)
         assert 0 < float(row["train_acc_mean"]) <= 1 and float(row["epoch_seconds"]) > 0
         # tiny models move in coarse steps; the shipped grid's 1% is tested above
         assert abs(int(row["n_params"]) - int(row["budget"])) <= 0.05 * int(row["budget"])
-        assert int(row["width"]) == cell[0].user_attrs["config"]["hidden"]
+        assert int(row["width"]) == cell[0].user_attrs[CONFIG]["hidden"]
 
     summary = (out / "summary.md").read_text()
     assert summary.startswith("# grid: train and val accuracy against depth")

@@ -27,6 +27,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.engine import make_url
 
 from sweeper.secrets import mask_url
+from sweeper.trial_record import FAIL_REASON, RETRY_OF, RUN_ATTR, SURPLUS
 from tests.cli import sweeper
 from tests.fixtures.services import PostgresCluster, fresh_database
 from tests.test_run import assert_best_so_far_curve
@@ -146,7 +147,7 @@ def mid_trial(
     client = MlflowClient(tracking_uri=tracking)
     by_pid = {proc.pid: proc for proc in workers.procs}
     for trial in trials(storage, name):
-        run_id = trial.user_attrs.get("mlflow_run_id")
+        run_id = trial.user_attrs.get(RUN_ATTR)
         if trial.state == TrialState.RUNNING and trial.intermediate_values and run_id:
             return trial.number, by_pid[int(client.get_run(run_id).data.tags["sweeper.pid"])]
     return None
@@ -154,7 +155,7 @@ def mid_trial(
 
 def surplus(trial: FrozenTrial) -> bool:
     """A trial that stood down at once: another worker had just taken the study's last slot."""
-    return str(trial.user_attrs.get("fail_reason", "")).startswith("surplus")
+    return str(trial.user_attrs.get(FAIL_REASON, "")).startswith(SURPLUS)
 
 
 def all_runs(tracking_uri: str, name: str) -> list:
@@ -221,7 +222,7 @@ def test_workers_reach_exactly_the_target(sweep: Sweep) -> None:
 def test_workers_on_many_machines_propose_different_parameters(sweep: Sweep) -> None:
     # Every worker has the study file's seed; each trial must still get its own draw.
     found = trials(sweep.storage, "dist")
-    fresh = [t for t in found if not surplus(t) and "failed_trial" not in t.system_attrs]
+    fresh = [t for t in found if not surplus(t) and RETRY_OF not in t.system_attrs]
     assert len({t.params["lr"] for t in fresh}) == len(fresh)
 
 
@@ -236,7 +237,7 @@ def test_one_parent_run_and_a_closed_child_run_per_trial(sweep: Sweep) -> None:
     ran = [t for t in found if not surplus(t)]  # a surplus trial stands down before its run
     assert len(children) == len(ran)
     for trial in ran:
-        run = children[trial.user_attrs["mlflow_run_id"]]
+        run = children[trial.user_attrs[RUN_ATTR]]
         assert run.info.run_name == f"trial-{trial.number}"
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert run.data.tags["sweeper.state"] == trial.state.name
@@ -251,18 +252,18 @@ def test_a_killed_workers_trial_fails_and_is_retried_with_the_same_params(sweep:
     failed = [t for t in found if t.state == TrialState.FAIL and not surplus(t)]
     assert [t.number for t in failed] == [sweep.killed_trial]
     killed = failed[0]
-    retries = [t for t in found if t.system_attrs.get("failed_trial") == killed.number]
+    retries = [t for t in found if t.system_attrs.get(RETRY_OF) == killed.number]
     assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
     assert retries[0].params == killed.params
-    assert killed.user_attrs["fail_reason"].startswith(
+    assert killed.user_attrs[FAIL_REASON].startswith(
         f"worker stopped sending heartbeats; retried as trial {retries[0].number}"
     )
 
     client = MlflowClient(tracking_uri=sweep.tracking)
-    lost = client.get_run(killed.user_attrs["mlflow_run_id"])
+    lost = client.get_run(killed.user_attrs[RUN_ATTR])
     assert lost.info.status in ("FAILED", "KILLED")
     assert "heartbeat" in lost.data.tags["sweeper.failure"]
-    retry_run = client.get_run(retries[0].user_attrs["mlflow_run_id"])
+    retry_run = client.get_run(retries[0].user_attrs[RUN_ATTR])
     assert retry_run.data.tags["sweeper.retry_of"] == str(killed.number)
 
 
@@ -324,7 +325,7 @@ def test_workers_ride_out_a_database_restart_and_a_paused_worker(
     wait_for("every worker to start", study_started(workers, "restart"), workers)
 
     def retry_queued() -> bool:
-        return any("failed_trial" in t.system_attrs for t in trials(storage, "restart"))
+        return any(RETRY_OF in t.system_attrs for t in trials(storage, "restart"))
 
     number, paused = wait_for(
         "a trial mid-way", lambda: mid_trial(workers, storage, mlflow_server, "restart"), workers
@@ -345,14 +346,14 @@ def test_workers_ride_out_a_database_restart_and_a_paused_worker(
     finished = [t for t in found if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     assert len(finished) == 4
     assert not [t for t in found if t.state in (TrialState.RUNNING, TrialState.WAITING)]
-    retried = {t.system_attrs["failed_trial"]: t for t in found if "failed_trial" in t.system_attrs}
+    retried = {t.system_attrs[RETRY_OF]: t for t in found if RETRY_OF in t.system_attrs}
     for trial in found:
         if trial.state == TrialState.FAIL:  # failed cleanly with its reason, or lost and retried
-            assert trial.user_attrs.get("fail_reason") or trial.number in retried
+            assert trial.user_attrs.get(FAIL_REASON) or trial.number in retried
     taken = found[number]
     assert taken.state == TrialState.FAIL and retried[number].params == taken.params
 
     client = MlflowClient(tracking_uri=mlflow_server)
-    assert client.get_run(taken.user_attrs["mlflow_run_id"]).info.status == "FAILED"
+    assert client.get_run(taken.user_attrs[RUN_ATTR]).info.status == "FAILED"
     runs = all_runs(mlflow_server, "restart")
     assert {r.info.status for r in runs} <= {"FINISHED", "KILLED", "FAILED"}

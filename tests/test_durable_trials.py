@@ -19,6 +19,16 @@ import torch
 from mlflow.tracking import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeper.trial_record import (
+    EPOCHS_RUN,
+    EPOCHS_TRAINED,
+    REQUEUED_FROM,
+    RESUMED_AT,
+    RETRY_OF,
+    RUN_ATTR,
+    VERSION_ATTR,
+    VERSIONS_ATTR,
+)
 from tests.cli import start_sweeper, sweeper
 from tests.fixtures.services import fresh_database
 
@@ -99,17 +109,15 @@ def test_a_killed_trial_resumes_from_its_last_epoch_with_the_same_result(
 
     sweeper(*args, cwd=tmp_path)  # another worker: finds the dead trial and retries it
     trials = trials_of(sqlite(tmp_path), "durable")
-    retried = next(t for t in trials if t.system_attrs.get("failed_trial") == killed.number)
+    retried = next(t for t in trials if t.system_attrs.get(RETRY_OF) == killed.number)
     assert retried.state == TrialState.COMPLETE
-    assert retried.user_attrs["resumed_at_epoch"] == done
-    assert retried.user_attrs["epochs_trained"] == EPOCHS - done  # not all ten again
-    assert retried.user_attrs["epochs_run"] == EPOCHS
+    assert retried.user_attrs[RESUMED_AT] == done
+    assert retried.user_attrs[EPOCHS_TRAINED] == EPOCHS - done  # not all ten again
+    assert retried.user_attrs[EPOCHS_RUN] == EPOCHS
     # the pruner heard every epoch, and the new MLflow run shows one unbroken history
     assert sorted(retried.intermediate_values) == list(range(1, EPOCHS + 1))
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    assert val_acc_steps(tracking, retried.user_attrs["mlflow_run_id"]) == list(
-        range(1, EPOCHS + 1)
-    )
+    assert val_acc_steps(tracking, retried.user_attrs[RUN_ATTR]) == list(range(1, EPOCHS + 1))
 
     # the same trial uninterrupted, as its own study: exactly the same value on CPU
     sweeper(*args, "--study-name", "uninterrupted", cwd=tmp_path)
@@ -132,10 +140,10 @@ def test_ctrl_c_then_resume_reruns_the_interrupted_parameters_from_their_checkpo
 
     sweeper(*args, cwd=tmp_path)
     trials = trials_of(sqlite(tmp_path), "paused")
-    rerun = [t for t in trials if t.user_attrs.get("requeued_from") == interrupted.number]
+    rerun = [t for t in trials if t.user_attrs.get(REQUEUED_FROM) == interrupted.number]
     assert len(rerun) == 1 and rerun[0].state == TrialState.COMPLETE
     assert rerun[0].params == interrupted.params
-    assert rerun[0].user_attrs["resumed_at_epoch"] >= 2
+    assert rerun[0].user_attrs[RESUMED_AT] >= 2
     # the interrupted parameters count once: two COMPLETE trials in all for --trials 2
     assert sorted(t.state.name for t in trials) == ["COMPLETE", "COMPLETE", "FAIL"]
 
@@ -172,9 +180,9 @@ def test_a_changed_study_file_or_dataset_is_refused(tmp_path: Path, tiny_corpus:
     sweeper(*args, "--trials", "2", "--accept-changes", cwd=tmp_path)
     study_ = optuna.load_study(study_name="drift", storage=sqlite(tmp_path))
     first, second = study_.get_trials(deepcopy=False)
-    versions = study_.user_attrs["sweeper_settings"]
-    assert versions[first.user_attrs["settings_version"]]["epochs"] == 1
-    assert versions[second.user_attrs["settings_version"]]["epochs"] == 2
+    versions = study_.user_attrs[VERSIONS_ATTR]
+    assert versions[first.user_attrs[VERSION_ATTR]]["epochs"] == 1
+    assert versions[second.user_attrs[VERSION_ATTR]]["epochs"] == 2
 
     changed = tmp_path / "changed-corpus"
     shutil.copytree(tiny_corpus, changed)
@@ -237,14 +245,14 @@ def test_on_postgresql_a_killed_trial_resumes_on_another_machine(
 
         sweeper(*args, cwd=second)
         trials = trials_of(storage, "shared")
-    (retried,) = [t for t in trials if t.system_attrs.get("failed_trial") is not None]
+    (retried,) = [t for t in trials if t.system_attrs.get(RETRY_OF) is not None]
     assert retried.state == TrialState.COMPLETE
-    done = retried.user_attrs["resumed_at_epoch"]
+    done = retried.user_attrs[RESUMED_AT]
     assert done >= 2
-    assert retried.user_attrs["epochs_trained"] == EPOCHS - done
+    assert retried.user_attrs[EPOCHS_TRAINED] == EPOCHS - done
     assert sorted(retried.intermediate_values) == list(range(1, EPOCHS + 1))
     client = MlflowClient(tracking_uri=mlflow_server)
-    parent = client.get_run(retried.user_attrs["mlflow_run_id"]).data.tags["mlflow.parentRunId"]
+    parent = client.get_run(retried.user_attrs[RUN_ATTR]).data.tags["mlflow.parentRunId"]
     # the trial's end removed its checkpoint from the server (keep_checkpoints=0)
     assert client.list_artifacts(parent, "study") and not client.list_artifacts(
         parent, "checkpoints/trial-0"

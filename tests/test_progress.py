@@ -13,6 +13,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from sweeper.progress import study_progress
+from sweeper.sweep import parent_run
 from sweeper.tracking import Tracker
 
 
@@ -31,7 +32,7 @@ def test_late_trials_and_stale_listings_leave_a_correct_curve(tmp_path: Path) ->
         study_name="race", storage=f"sqlite:///{tmp_path / 'sweeps.db'}", direction="maximize"
     )
     tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "race")
-    parent = tracker.parent_run(study, {}, {})
+    parent = parent_run(study, tracker, {}, {})
     client = tracker.client
 
     def trial_ends() -> None:  # what a worker does when one of its trials has ended

@@ -23,6 +23,7 @@ from rich.console import Console
 from sweeper.data import course_split, load_corpus
 from sweeper.errors import SweeperError
 from sweeper.promote import PromoteRequest, promote
+from sweeper.trial_record import RUN_ATTR
 from tests.cli import start_sweeper, sweeper
 from tests.test_run import mlflow_runs, trials_of, write_study
 
@@ -84,7 +85,7 @@ def test_promote_retrains_the_best_rechecked_trial_on_the_full_split(
     winner = max(table, key=lambda row: float(row["recheck_val_acc"]))["trial"]
     source = next(t for t in complete if str(t.number) == winner)
     assert run.data.tags["sweeper.source_trial"] == winner
-    assert run.data.tags["sweeper.source_run_id"] == source.user_attrs["mlflow_run_id"]
+    assert run.data.tags["sweeper.source_run_id"] == source.user_attrs[RUN_ATTR]
 
     corpus = load_corpus(tiny_corpus)
     train, val = course_split(corpus.train)  # the study file keeps the course's seed and ratio

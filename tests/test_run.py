@@ -18,6 +18,15 @@ import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
+from sweeper.trial_record import (
+    BEST_EPOCH,
+    EPOCHS_RUN,
+    FAIL_REASON,
+    N_PARAMS,
+    RETRY_OF,
+    RUN_ATTR,
+    SECONDS,
+)
 from tests.cli import start_sweeper, sweeper
 from tests.fixtures.services import free_port
 
@@ -88,10 +97,10 @@ def test_sweep_records_trials_in_optuna_and_mlflow(swept: Path) -> None:
     assert states(trials) == ["COMPLETE"] * 4
     for trial in trials:
         assert 0.0 < trial.value <= 1.0
-        assert trial.user_attrs["n_params"] > 0
-        assert trial.user_attrs["epochs_run"] == 2
-        assert trial.user_attrs["best_epoch"] in (1, 2)
-        assert trial.user_attrs["seconds"] > 0
+        assert trial.user_attrs[N_PARAMS] > 0
+        assert trial.user_attrs[EPOCHS_RUN] == 2
+        assert trial.user_attrs[BEST_EPOCH] in (1, 2)
+        assert trial.user_attrs[SECONDS] > 0
         assert sorted(trial.intermediate_values) == [1, 2]
 
     client, parents, children = mlflow_runs(swept, "tiny")
@@ -103,11 +112,11 @@ def test_sweep_records_trials_in_optuna_and_mlflow(swept: Path) -> None:
     by_trial = {int(r.data.tags["sweeper.trial"]): r for r in children}
     for trial in trials:
         run = by_trial[trial.number]
-        assert run.info.run_id == trial.user_attrs["mlflow_run_id"]
+        assert run.info.run_id == trial.user_attrs[RUN_ATTR]
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert run.info.status == "FINISHED" and run.data.tags["sweeper.state"] == "COMPLETE"
         assert run.data.params["hidden"] == str(trial.params["hidden"])
-        assert int(run.data.params["n_params"]) == trial.user_attrs["n_params"]
+        assert int(run.data.params[N_PARAMS]) == trial.user_attrs[N_PARAMS]
         for tag in ("sweeper.version", "sweeper.torch_version", "sweeper.device"):
             assert run.data.tags[tag]
         history = client.get_metric_history(run.info.run_id, "val_acc")
@@ -270,6 +279,40 @@ def test_studies_and_report(swept: Path, tmp_path: Path) -> None:
     assert "report/optimization_history.png" in logged and "report/leaderboard.csv" in logged
 
 
+# Runs a sweeper command in this process, then names the heavy modules it imported.
+IMPORT_AUDIT = """
+import sys
+from sweeper.cli import main
+try:
+    main()
+except SystemExit as stop:
+    print("exit", stop.code or 0)
+heavy = ("torch", "sweeper.sweep", "sweeper.objective", "sweeper.runner", "sweeper.train")
+print("imported", sorted(name for name in heavy if name in sys.modules))
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "status"), [(["report", "tiny"], 0), (["studies"], 0), (["compare", "tiny"], 2)]
+)
+def test_reading_a_study_imports_neither_torch_nor_the_sweep_layer(
+    swept: Path, tmp_path: Path, args: list[str], status: int
+) -> None:
+    # `compare` refuses this study (no comparison grid), once it has opened both stores
+    out = ["--out", str(tmp_path / "out")] if args[0] != "studies" else []
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_AUDIT, *args, *out],
+        cwd=swept,
+        env={**os.environ, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    lines = result.stdout.strip().splitlines()
+    assert lines[-2:] == [f"exit {status}", "imported []"], result.stdout + result.stderr
+
+
 def test_the_pruner_prunes_hopeless_trials(tmp_path: Path, tiny_corpus: Path) -> None:
     # the first two trials learn; later ones have a learning rate too small to move
     write_study(
@@ -286,7 +329,7 @@ def test_the_pruner_prunes_hopeless_trials(tmp_path: Path, tiny_corpus: Path) ->
         assert run.data.metrics["best_val_acc"] == max(m.value for m in history)
     assert parent.data.metrics["trials_pruned"] == 2
     assert parent.data.metrics["trials_complete"] == 2
-    assert all(t.user_attrs["epochs_run"] < 3 for t in trials if t.state.name == "PRUNED")
+    assert all(t.user_attrs[EPOCHS_RUN] < 3 for t in trials if t.state.name == "PRUNED")
 
 
 def test_a_failing_trial_does_not_stop_the_sweep(tmp_path: Path, tiny_corpus: Path) -> None:
@@ -299,7 +342,7 @@ def test_a_failing_trial_does_not_stop_the_sweep(tmp_path: Path, tiny_corpus: Pa
     trials = trials_of(tmp_path, "failing")
     assert states(trials) == ["COMPLETE", "COMPLETE", "COMPLETE", "FAIL"]
     failed = next(t for t in trials if t.state.name == "FAIL")
-    assert failed.number == 1 and "must be odd" in failed.user_attrs["fail_reason"]
+    assert failed.number == 1 and "must be odd" in failed.user_attrs[FAIL_REASON]
     _, _, children = mlflow_runs(tmp_path, "failing")
     run = next(r for r in children if r.data.tags["sweeper.trial"] == "1")
     assert run.info.status == "FAILED" and "must be odd" in run.data.tags["sweeper.failure"]
@@ -343,7 +386,7 @@ def test_ctrl_c_marks_the_trial_interrupted_and_run_resumes(
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "resume" in stderr
     trial = next(t for t in trials_of(tmp_path, "slow") if t.number == number)
-    assert trial.state.name == "FAIL" and "interrupted" in trial.user_attrs["fail_reason"]
+    assert trial.state.name == "FAIL" and "interrupted" in trial.user_attrs[FAIL_REASON]
     _, parents, children = mlflow_runs(tmp_path, "slow")
     assert parents[0].info.status == "KILLED"
     assert {r.info.status for r in children} == {"FAILED"}
@@ -367,9 +410,9 @@ def test_three_workers_share_one_sqlite_study(tmp_path: Path, tiny_corpus: Path)
     )
     assert "locked" not in result.stderr
     trials = trials_of(tmp_path, "parallel")
-    reasons = [t.user_attrs.get("fail_reason") for t in trials if t.state.name == "FAIL"]
+    reasons = [t.user_attrs.get(FAIL_REASON) for t in trials if t.state.name == "FAIL"]
     assert states(trials) == ["COMPLETE"] * 6, reasons
-    workers = {t.user_attrs["mlflow_run_id"] for t in trials}
+    workers = {t.user_attrs[RUN_ATTR] for t in trials}
     assert len(workers) == 6
     client, parents, children = mlflow_runs(tmp_path, "parallel")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
@@ -455,16 +498,16 @@ def test_a_killed_workers_trial_is_retried_with_the_same_params(
     trials = trials_of(tmp_path, "killed")
     killed = next(t for t in trials if t.number == number)
     assert killed.state.name == "FAIL"
-    retried = [t for t in trials if t.system_attrs.get("failed_trial") == number]
+    retried = [t for t in trials if t.system_attrs.get(RETRY_OF) == number]
     assert len(retried) == 1 and retried[0].state.name == "COMPLETE"
     assert retried[0].params == killed.params
     assert not [t for t in trials if t.state.name == "RUNNING"]
     client, parents, children = mlflow_runs(tmp_path, "killed")
-    lost = client.get_run(killed.user_attrs["mlflow_run_id"])
+    lost = client.get_run(killed.user_attrs[RUN_ATTR])
     assert lost.info.status == "FAILED" and "heartbeat" in lost.data.tags["sweeper.failure"]
     # both stores say why, and where the work went
     reason = f"worker stopped sending heartbeats; retried as trial {retried[0].number}"
-    assert killed.user_attrs["fail_reason"].startswith(reason)
-    assert lost.data.tags["sweeper.failure"] == killed.user_attrs["fail_reason"]
-    assert "fail_reason" not in retried[0].user_attrs
+    assert killed.user_attrs[FAIL_REASON].startswith(reason)
+    assert lost.data.tags["sweeper.failure"] == killed.user_attrs[FAIL_REASON]
+    assert FAIL_REASON not in retried[0].user_attrs
     assert {r.info.status for r in [*parents, *children]} <= {"FINISHED", "FAILED"}

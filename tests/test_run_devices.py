@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from sweeper.trial_record import FAIL_REASON
 from tests.cli import sweeper
 from tests.test_run import mlflow_runs, states, trials_of
 
@@ -54,7 +55,7 @@ def test_an_out_of_memory_trial_fails_with_its_batch_size_and_the_sweep_goes_on(
     assert states(trials) == ["COMPLETE", "COMPLETE", "COMPLETE", "FAIL"]
     failed = next(t for t in trials if t.state.name == "FAIL")
     assert failed.number == 1
-    assert "CUDA out of memory at batch size 512" in failed.user_attrs["fail_reason"]
+    assert "CUDA out of memory at batch size 512" in failed.user_attrs[FAIL_REASON]
     _, _, children = mlflow_runs(tmp_path, "oom")
     run = next(r for r in children if r.data.tags["sweeper.trial"] == "1")
     assert run.info.status == "FAILED"

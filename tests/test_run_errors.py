@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from sweeper.trial_record import FAIL_REASON
 from tests.cli import sweeper
 from tests.test_run import mlflow_runs, trials_of, write_study
 
@@ -99,7 +100,7 @@ def test_a_config_error_every_trial_would_repeat_stops_the_sweep_at_once(
     assert last.startswith("error: broken.py") and expected in last, result.stderr
     assert "Traceback" not in result.stderr
     [trial] = trials_of(tmp_path, "broken")  # the first trial, not five
-    assert trial.state.name == "FAIL" and expected in trial.user_attrs["fail_reason"]
+    assert trial.state.name == "FAIL" and expected in trial.user_attrs[FAIL_REASON]
     _, parents, [child] = mlflow_runs(tmp_path, "broken")
     assert child.info.status == "FAILED" and expected in child.data.tags["sweeper.failure"]
     assert parents[0].info.status != "RUNNING"

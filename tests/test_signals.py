@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sweeper.trial_record import FAIL_REASON
 from tests.cli import start_sweeper, sweeper, wait_for_exit
 from tests.test_run import (
     mlflow_runs,
@@ -76,7 +77,7 @@ def assert_stopped_cleanly(cwd: Path, name: str, how: str) -> None:
     trials = trials_of(cwd, name)
     assert "RUNNING" not in states(trials), states(trials)
     failed = [t for t in trials if t.state.name == "FAIL"]
-    assert failed and all(t.user_attrs["fail_reason"] == f"interrupted ({how})" for t in failed)
+    assert failed and all(t.user_attrs[FAIL_REASON] == f"interrupted ({how})" for t in failed)
     _, parents, children = mlflow_runs(cwd, name)
     assert parents[0].info.status == "KILLED"
     assert {r.info.status for r in children} == {"FAILED"}
@@ -140,7 +141,7 @@ def test_workers_stop_when_their_parent_is_killed(tmp_path: Path, tiny_corpus: P
     wait_for_exit(proc, STOP_WITHIN_S)
 
     def recorded() -> list[str | None]:
-        return [t.user_attrs.get("fail_reason") for t in trials_of(tmp_path, "slow")]
+        return [t.user_attrs.get(FAIL_REASON) for t in trials_of(tmp_path, "slow")]
 
     # the worker records its trial as it stops, then exits
     deadline = time.monotonic() + WORKERS_STOP_WITHIN_S
@@ -150,7 +151,7 @@ def test_workers_stop_when_their_parent_is_killed(tmp_path: Path, tiny_corpus: P
         time.sleep(0.2)
     assert not alive(workers[0]), "a worker outlived its parent"
     trials = trials_of(tmp_path, "slow")
-    states_seen = [(t.number, t.state.name, t.user_attrs.get("fail_reason")) for t in trials]
+    states_seen = [(t.number, t.state.name, t.user_attrs.get(FAIL_REASON)) for t in trials]
     assert "interrupted (SIGTERM)" in recorded(), states_seen
 
 
@@ -208,7 +209,7 @@ def test_sys_exit_in_a_study_file_fails_the_trial_and_stops_with_one_line(
     assert "Traceback" not in result.stderr
     trials = trials_of(tmp_path, "exits")
     assert states(trials) == ["FAIL"]  # the first trial stops the sweep
-    assert "sys.exit(3)" in trials[0].user_attrs["fail_reason"]
+    assert "sys.exit(3)" in trials[0].user_attrs[FAIL_REASON]
     _, parents, children = mlflow_runs(tmp_path, "exits")
     assert parents[0].info.status != "RUNNING"
     (child,) = children

@@ -39,16 +39,14 @@ def compare(
         table,
         write_files,
     )
-    from sweeper.errors import StudyError
+    from sweeper.sqlite_files import require_sqlite_file
     from sweeper.storage import resolve_storage_url, resolve_tracking_uri
-    from sweeper.sweep import load_existing_study
-    from sweeper.tracking import PARENT_ATTR, Tracker, where_to_look
+    from sweeper.tracking import Tracker, where_to_look
+    from sweeper.trial_record import PARENT_ATTR, load_existing_study
 
     study = load_existing_study(study_name, resolve_storage_url(storage))
     tracking = resolve_tracking_uri(tracking_uri)
-    store = Path(tracking.removeprefix("sqlite:///"))
-    if tracking.startswith("sqlite:///") and not store.is_file():
-        raise StudyError(f"--tracking-uri {tracking}: {store} does not exist (run a sweep first)")
+    require_sqlite_file(tracking, "--tracking-uri")
     tracker = Tracker(tracking, study_name)
     comparison = load_comparison(study, tracker)
     files = render(comparison)

@@ -31,8 +31,8 @@ def report(
     from sweeper.live import leaderboard
     from sweeper.report import log_report, write_report
     from sweeper.storage import resolve_storage_url, resolve_tracking_uri
-    from sweeper.sweep import load_existing_study
-    from sweeper.tracking import PARENT_ATTR, Tracker, where_to_look
+    from sweeper.tracking import Tracker, where_to_look
+    from sweeper.trial_record import PARENT_ATTR, load_existing_study
 
     study = load_existing_study(study_name, resolve_storage_url(storage))
     folder = out or Path("sweeper-reports") / study_name
@@ -72,13 +72,12 @@ def studies(storage: StorageOption = None) -> None:
     """
     import optuna
 
-    from sweeper.errors import StudyError
     from sweeper.secrets import mask_url
+    from sweeper.sqlite_files import require_sqlite_file
     from sweeper.storage import resolve_storage_url
 
     url = resolve_storage_url(storage)
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
-        raise StudyError(f"--storage {url}: no such file (run a sweep first)")
+    require_sqlite_file(url, "--storage")
     table = Table(title=f"Studies in {mask_url(url)}", header_style="bold")
     for column in (
         "study",

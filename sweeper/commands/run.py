@@ -78,13 +78,14 @@ def run(
 
     On a machine with GPUs: sweeper run studies/lstm.py --gpus 0,1 --per-gpu 2
     """
+    from sweeper.plan import plan_run
     from sweeper.runner import execute
     from sweeper.signals import describe, exit_status
 
     console = Console(stderr=True)
     worker_index = int(os.environ.get("SWEEPER_WORKER_INDEX", "0"))
     try:
-        code = execute(
+        plan = plan_run(
             study_file=study_file,
             trials=trials,
             timeout=timeout,
@@ -103,9 +104,9 @@ def run(
             grace=grace,
             worker_index=worker_index,
             accept_changes=accept_changes,
-            argv=sys.argv[1:],
             console=console,
         )
+        code = execute(plan, sys.argv[1:], console)
     except KeyboardInterrupt as exc:
         console.print(
             f"[yellow]interrupted ({describe(exc)})[/]: run the same command again to resume."

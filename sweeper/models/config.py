@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sweeper.errors import SweeperError
 
-Family = Literal["mlp", "rnn-window", "rnn-seq"]
-FAMILIES: tuple[Family, ...] = ("mlp", "rnn-window", "rnn-seq")
+FamilyName = Literal["mlp", "rnn-window", "rnn-seq"]
+FAMILIES: tuple[FamilyName, ...] = ("mlp", "rnn-window", "rnn-seq")
 SEQUENCE_BATCH_SIZE = 16  # rnn-seq batches count utterances, not frames
 
 
@@ -39,7 +39,7 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # the model
-    family: Family = "mlp"
+    family: FamilyName = "mlp"
     n: int = Field(11, ge=1, description="frames per window (odd): the centre and k either side")
     layers: int = Field(3, ge=1, description="mlp blocks, or stacked RNN layers")
     hidden: int = Field(512, ge=1, description="block width, or RNN hidden size per direction")

@@ -11,14 +11,13 @@ from __future__ import annotations
 import warnings
 from functools import cached_property
 from itertools import pairwise
-from typing import Any
 
 import torch
 from torch import nn
 from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from sweeper.models.config import RunConfig, resolve_config
+from sweeper.models.config import RunConfig
 from sweeper.phones import FEATURE_DIM, NUM_CLASSES
 
 
@@ -197,10 +196,3 @@ class SequenceRNN(nn.Module):
 
 def _flip(x: torch.Tensor, reverse: torch.Tensor) -> torch.Tensor:
     return x.gather(1, reverse[..., None].expand_as(x))
-
-
-def build_model(config: dict[str, Any] | RunConfig) -> nn.Module:
-    """The untrained model a config describes (defaults fill missing keys)."""
-    cfg = resolve_config(config)
-    family = {"mlp": MLP, "rnn-window": WindowRNN, "rnn-seq": SequenceRNN}[cfg.family]
-    return family(cfg)

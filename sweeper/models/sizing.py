@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from sweeper.models.config import ConfigError, RunConfig, resolve_config
-from sweeper.models.families import build_model
+from sweeper.models.family import build_model
 
 
 def count_parameters(config: dict[str, Any] | RunConfig) -> int:

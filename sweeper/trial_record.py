@@ -1,0 +1,90 @@
+"""What a study records of its trials, and how it is read back: the one place that names it.
+
+The objective writes these attributes, the sweep layer reads them to count, requeue and tidy,
+and the read-only commands (report, compare, studies, promote) read them back. Light to import:
+Optuna and SQLAlchemy, no torch and no sweep layer, so `sweeper report` starts quickly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from optuna.trial import FrozenTrial, TrialState
+
+from sweeper.errors import StudyError
+from sweeper.sqlite_files import require_sqlite_file
+
+if TYPE_CHECKING:
+    import optuna
+
+# A trial's user attributes.
+RUN_ATTR = "mlflow_run_id"  # the trial's MLflow run
+VERSION_ATTR = "settings_version"  # the version of the study's settings it ran under
+N_PARAMS = "n_params"
+CONFIG = "config"  # the exact config it trained: what `promote` retrains
+BEST_EPOCH = "best_epoch"  # the epoch of its best val_acc, counting epochs a resume replayed
+EPOCHS_RUN = "epochs_run"  # including the epochs of its lineage's checkpoint
+EPOCHS_TRAINED = "epochs_trained"  # by this trial itself; a resumed trial's others ran before
+RESUMED_AT = "resumed_at_epoch"  # the epochs a re-run found done in its lineage's checkpoint
+SECONDS = "seconds"  # wall-clock time of the trial
+FAIL_REASON = "fail_reason"  # why a trial failed
+# A re-run of an interrupted trial names the lineage it continues (Optuna's own retry of a dead
+# worker's trial copies user attributes, so it carries this on, and records RETRY_OF).
+RESUMES = "resumes"
+REQUEUED_FROM = "requeued_from"  # on the re-run of an interrupted trial: that trial's number
+
+# How a FAIL_REASON starts: the trial stood down because the target was already filled, or the
+# user stopped it (Ctrl-C, a stop signal).
+SURPLUS = "surplus"
+INTERRUPTED = "interrupted"
+
+# Optuna's own system attributes of a trial it retried after its worker died.
+RETRY_OF = "failed_trial"  # on the retry: the failed trial's number
+RETRY_HISTORY = "retry_history"  # on the retry: every trial number of its lineage
+
+# The study's user attributes.
+PARENT_ATTR = "mlflow_parent_run_id"  # the study's MLflow parent run, shared by every worker
+SPEC_ATTR = "sweeper"  # the current settings
+VERSIONS_ATTR = "sweeper_settings"  # {version: settings} of every settings the study ran with
+
+# States, each set with one meaning.
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # what counts towards --trials
+ENDED = (*FINISHED, TrialState.FAIL)  # will not change any more
+UNDER_WAY = (TrialState.RUNNING, TrialState.WAITING)  # holds a slot of the budget
+
+
+def is_surplus(trial: FrozenTrial) -> bool:
+    """Whether a FAIL trial only stood down because the target was filled: no work, no fault."""
+    return str(trial.user_attrs.get(FAIL_REASON, "")).startswith(SURPLUS)
+
+
+def was_interrupted(trial: FrozenTrial) -> bool:
+    """Whether a trial failed because the user stopped it (it resumes when run again)."""
+    reason = str(trial.user_attrs.get(FAIL_REASON, ""))
+    return trial.state == TrialState.FAIL and reason.startswith(INTERRUPTED)
+
+
+def ranked(trials: Iterable[FrozenTrial]) -> list[FrozenTrial]:
+    """The COMPLETE trials, best val_acc first."""
+    complete = (t for t in trials if t.state == TrialState.COMPLETE and t.value is not None)
+    return sorted(complete, key=lambda t: t.value or 0.0, reverse=True)
+
+
+def load_existing_study(name: str, storage_url: str) -> optuna.Study:
+    """A study that must already exist, for reading; an unknown name lists the ones that do."""
+    import optuna
+
+    from sweeper.secrets import mask_url
+
+    require_sqlite_file(storage_url, "--storage")
+    try:
+        names = optuna.get_all_study_names(storage_url)
+    except Exception as exc:
+        raise StudyError(
+            f"--storage {mask_url(storage_url)}: cannot read it ({type(exc).__name__})"
+        ) from None
+    if name not in names:
+        known = ", ".join(sorted(names)) or "none yet"
+        raise StudyError(f"no study named {name!r} in {mask_url(storage_url)} (studies: {known})")
+    return optuna.load_study(study_name=name, storage=storage_url)
