@@ -403,8 +403,9 @@ def test_ctrl_c_marks_the_trial_interrupted_and_run_resumes(
 
 
 def test_three_workers_share_one_sqlite_study(tmp_path: Path, tiny_corpus: Path) -> None:
-    # trials of a few seconds each, so the later-starting workers find work left
-    write_study(tmp_path / "parallel.py", epochs=6, hidden="[256]", train_frames=8_000)
+    # a spawned worker spends about 10 s importing torch and MLflow before its first trial:
+    # trials of about 4 s each, so the later-starting workers still find work left
+    write_study(tmp_path / "parallel.py", epochs=14, hidden="[256]", train_frames=8_000)
     result = sweeper(
         "run", "parallel.py", "--trials", "6", "--workers", "3", "--data", tiny_corpus, cwd=tmp_path
     )
