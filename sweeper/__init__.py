@@ -2,11 +2,11 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from sweeper.wait_policy import choose_at_import
+from sweeper.wait_policy import passive_at_import
 
-# OpenMP's wait policy, from how busy the cores are (see sweeper.wait_policy): it must be set
-# before torch loads its OpenMP runtime, hence here.
-choose_at_import()
+# OpenMP's wait policy (see sweeper.wait_policy): it must be set before torch loads its OpenMP
+# runtime, hence here; `sweeper run` may choose ACTIVE for its workers.
+passive_at_import()
 
 try:
     __version__ = version("sweeper")

@@ -6,10 +6,14 @@ Measured on an unloaded 2-core machine, a 5-epoch MLP 2x512 at n = 11 on 30k fra
 Under load the other way round: threads spinning on cores another process needs made torch
 collapse from 0.6 s to 60 s per epoch of a small MLP.
 
-libgomp reads OMP_WAIT_POLICY once, when torch loads it. So the choice is made when sweeper is
-imported (for this process's threads alone), and again by `sweeper run` once it knows its
-workers, before it imports torch; the workers it spawns inherit that choice. A user's
-OMP_WAIT_POLICY always wins. Light on purpose (no torch): sweeper/__init__ imports it.
+libgomp reads OMP_WAIT_POLICY once, when torch loads it, and under ACTIVE an idle thread spins
+for as long as the process lives. So importing sweeper sets PASSIVE: a process that trained and
+then waits (a notebook, a benchmark harness between its subprocesses) must not keep a core busy;
+one such harness spun at 76% of a core for 7 minutes and slowed the script it timed fourfold.
+Only `sweeper run`, whose workers train until they exit, chooses from how busy the cores are,
+once it knows its workers and before it imports torch; the workers it spawns inherit that
+choice. A user's OMP_WAIT_POLICY always wins. Light on purpose (no torch): sweeper/__init__
+imports it.
 """
 
 from __future__ import annotations
@@ -93,12 +97,14 @@ def choose_here(threads: int) -> None:
     os.environ[VARIABLE] = os.environ[CHOSEN] = policy
 
 
-def choose_at_import() -> None:
-    """This process's choice: its threads (SWEEPER_THREADS, else one per core). A worker that
-    `sweeper run` spawned keeps the choice its parent made for all the workers."""
+def passive_at_import() -> None:
+    """Sleeping threads for a process that imports sweeper, unless the user chose a policy or
+    this is a worker `sweeper run` spawned (it keeps the choice its parent made for all)."""
+    if user_choice() is not None:
+        return
     if os.environ.get("SWEEPER_WORKER_INDEX", "0") != "0" and VARIABLE in os.environ:
         return
-    choose_here(int(os.environ.get("SWEEPER_THREADS", 0)) or len(usable_cores()))
+    os.environ[VARIABLE] = os.environ[CHOSEN] = "PASSIVE"
 
 
 def in_effect() -> str:
