@@ -47,14 +47,18 @@ class Family(Protocol):
         ...
 
 
-class FrameFamily:
-    """A module that maps a batch of windows (B, 39*n) to logits (B, 41)."""
+class _Built:
+    """A family's module class, built from a config."""
 
     def __init__(self, module: type[nn.Module]) -> None:
         self.module = module
 
     def build(self, cfg: RunConfig) -> nn.Module:
         return self.module(cfg)
+
+
+class FrameFamily(_Built):
+    """A module that maps a batch of windows (B, 39*n) to logits (B, 41)."""
 
     def batches(
         self, cfg: RunConfig, split: Split, *, shuffle: bool, device: torch.device
@@ -74,14 +78,8 @@ class FrameFamily:
         return model(windows)
 
 
-class SequenceFamily:
+class SequenceFamily(_Built):
     """A module that maps padded utterances (B, T, 39*n) and their lengths to (B, T, 41)."""
-
-    def __init__(self, module: type[nn.Module]) -> None:
-        self.module = module
-
-    def build(self, cfg: RunConfig) -> nn.Module:
-        return self.module(cfg)
 
     def batches(
         self, cfg: RunConfig, split: Split, *, shuffle: bool, device: torch.device
