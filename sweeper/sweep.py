@@ -27,7 +27,7 @@ from sweeper.plan import RunPlan
 from sweeper.progress import study_progress
 from sweeper.samplers import TrialSeededSampler
 from sweeper.secrets import mask_text, mask_url
-from sweeper.signals import PARENT_ENV
+from sweeper.signals import PARENT_ENV, deferred
 from sweeper.storage import storage_lock
 from sweeper.study_settings import record, refuse_drift
 from sweeper.studyfile import StudySpec
@@ -255,6 +255,10 @@ class Worker:
         stopping: list[StudyFileError] = []
         started: list[optuna.Trial] = []
 
+        # A stop signal arriving while Optuna records the trial's end takes effect once it is
+        # recorded: cut off there, the write failed and the finished trial stayed RUNNING.
+        recording = ExitStack()
+
         def recorded_then_stop(trial: optuna.Trial) -> float:
             started.append(trial)
             try:
@@ -262,8 +266,10 @@ class Worker:
             except StudyFileError as exc:
                 stopping.append(exc)  # Optuna records the trial's failure first
                 raise
+            finally:
+                recording.enter_context(deferred())
 
-        with warnings.catch_warnings():
+        with recording, warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             try:
                 self.study.optimize(

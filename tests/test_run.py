@@ -371,8 +371,18 @@ def wait_for_running_epoch(cwd: Path, name: str, proc: subprocess.Popen[str]) ->
     raise AssertionError("no trial got to its first epoch in time")
 
 
+# Long enough that a trial is still running when a worker that `--workers` spawned (10 s and
+# more of imports) starts its first: every test that uses it stops the sweep early.
+SLOW_EPOCHS = "epochs=400"
+
+
 def slow_study(path: Path) -> Path:
-    return write_study(path, epochs=40, hidden="[256]", train_frames=8_000)
+    return write_study(path, epochs=400, hidden="[256]", train_frames=8_000)
+
+
+def speed_up(study: Path) -> None:
+    """The slow study's trials cut to one epoch, to finish a resumed sweep quickly."""
+    study.write_text(study.read_text().replace(SLOW_EPOCHS, "epochs=1"))
 
 
 def test_ctrl_c_marks_the_trial_interrupted_and_run_resumes(
@@ -391,8 +401,7 @@ def test_ctrl_c_marks_the_trial_interrupted_and_run_resumes(
     assert parents[0].info.status == "KILLED"
     assert {r.info.status for r in children} == {"FAILED"}
 
-    faster = tmp_path / "slow.py"
-    faster.write_text(faster.read_text().replace("epochs=40", "epochs=1"))
+    speed_up(tmp_path / "slow.py")
     sweeper(
         "run", "slow.py", "--trials", "2", "--data", tiny_corpus, "--accept-changes", cwd=tmp_path
     )
@@ -493,8 +502,7 @@ def test_a_killed_workers_trial_is_retried_with_the_same_params(
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
 
-    faster = tmp_path / "killed.py"
-    faster.write_text(faster.read_text().replace("epochs=40", "epochs=1"))
+    speed_up(tmp_path / "killed.py")
     sweeper(*args, "--accept-changes", cwd=tmp_path)
     trials = trials_of(tmp_path, "killed")
     killed = next(t for t in trials if t.number == number)

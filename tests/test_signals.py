@@ -3,24 +3,28 @@ closed, a prompt exit, and the same command resumes. Real processes, real signal
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from sweeper.trial_record import FAIL_REASON
+from sweeper.trial_record import FAIL_REASON, RUN_ATTR, SECONDS
 from tests.cli import start_sweeper, sweeper, wait_for_exit
 from tests.test_run import (
     mlflow_runs,
     slow_study,
+    speed_up,
     states,
     study_exists,
     trials_of,
     wait_for_running_epoch,
+    write_study,
 )
 
 STOP_WITHIN_S = 30
@@ -84,8 +88,7 @@ def assert_stopped_cleanly(cwd: Path, name: str, how: str) -> None:
 
 
 def resume_to_completion(cwd: Path, args: list[str | Path], name: str, n: int) -> None:
-    study = cwd / f"{name}.py"
-    study.write_text(study.read_text().replace("epochs=40", "epochs=1"))
+    speed_up(cwd / f"{name}.py")
     sweeper(*args, "--accept-changes", cwd=cwd)
     trials = trials_of(cwd, name)
     assert [t.state.name for t in trials].count("COMPLETE") == n
@@ -214,3 +217,57 @@ def test_sys_exit_in_a_study_file_fails_the_trial_and_stops_with_one_line(
     assert parents[0].info.status != "RUNNING"
     (child,) = children
     assert child.info.status == "FAILED" and "sys.exit(3)" in child.data.tags["sweeper.failure"]
+
+
+def _recording_its_end(db: sqlite3.Connection) -> tuple[int, str] | None:
+    """(number, MLflow run id) of a trial whose objective wrote its last study attribute
+    (`seconds`) but whose end Optuna has not recorded yet."""
+    row = db.execute(
+        "SELECT t.number, r.value_json FROM trials t"
+        " JOIN trial_user_attributes s ON s.trial_id = t.trial_id AND s.key = ?"
+        " JOIN trial_user_attributes r ON r.trial_id = t.trial_id AND r.key = ?"
+        " WHERE t.state = 'RUNNING'",
+        (SECONDS, RUN_ATTR),
+    ).fetchone()
+    return None if row is None else (row[0], json.loads(row[1]))
+
+
+def test_a_signal_while_a_trial_end_is_recorded_waits_for_the_record(
+    tmp_path: Path, tiny_corpus: Path
+) -> None:
+    """SIGTERM lands while Optuna writes a finished trial's end (held up here by a lock on the
+    study's database, as another worker's write would): the end is recorded, then it stops."""
+    write_study(tmp_path / "quick.py", epochs=1, hidden="[16]", train_frames=2_000)
+    proc = start_sweeper("run", "quick.py", "--trials", "200", "--data", tiny_corpus, cwd=tmp_path)
+    deadline = time.monotonic() + 180
+    while not study_exists(tmp_path / "sweeps.db", "quick"):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    study_db = sqlite3.connect(tmp_path / "sweeps.db", timeout=30, isolation_level=None)
+    mlflow_db = sqlite3.connect(tmp_path / "mlflow.db", timeout=30)
+    caught = None
+    while caught is None:
+        assert proc.poll() is None and time.monotonic() < deadline, "no trial end was caught"
+        if _recording_its_end(study_db) is None:
+            time.sleep(0.002)
+            continue
+        study_db.execute("BEGIN EXCLUSIVE")
+        caught = _recording_its_end(study_db)  # still unrecorded, now that nothing can write
+        if caught is None:
+            study_db.execute("ROLLBACK")
+    number, run_id = caught
+    # once the trial's MLflow run is closed, the objective has returned: Optuna's write waits
+    while (
+        mlflow_db.execute("SELECT status FROM runs WHERE run_uuid = ?", (run_id,)).fetchone()[0]
+        != "FINISHED"
+    ):
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(1)
+    study_db.execute("ROLLBACK")
+    _, stderr = wait_for_exit(proc, STOP_WITHIN_S)
+    assert proc.returncode == 143, stderr
+    assert "could not record" not in stderr
+    trial = next(t for t in trials_of(tmp_path, "quick") if t.number == number)
+    assert trial.state.name == "COMPLETE"
+    assert "RUNNING" not in states(trials_of(tmp_path, "quick"))
