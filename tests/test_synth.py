@@ -47,6 +47,9 @@ def test_the_tiny_corpus_has_the_libriphone_layout_and_reads_back(tiny_corpus: P
     assert metadata is not None
     assert metadata["seed"] == 1337 and len(metadata["phones"]) == NUM_CLASSES
     assert metadata["frames"] == {"train": corpus.train.num_frames, "test": corpus.test.num_frames}
+    # what made it hard is on record: the knobs, and each speaker's own formant factors
+    assert metadata["difficulty"]["fluctuation_db"] > 0
+    assert all(len(voice["formants"]) == 3 for voice in metadata["voices"]["train"])
 
 
 def test_test_speakers_never_speak_in_train(tiny_corpus: Path) -> None:

@@ -15,27 +15,29 @@ from rich.console import Console
 EMBEDDED_SIZE = "small"
 
 
-def embedded_corpus_dir() -> Path:
-    """Where the embedded corpus lives; the name changes with the generator version."""
+def embedded_corpus_dir(size: str = EMBEDDED_SIZE) -> Path:
+    """Where the embedded corpus (or another size of it) lives; the name changes with the
+    generator version."""
     from sweeper.data.synth.plan import DEFAULT_SEED, GENERATOR_VERSION
 
     cache = Path(platformdirs.user_cache_dir("sweeper"))
-    return cache / f"corpus-{GENERATOR_VERSION}-{EMBEDDED_SIZE}-{DEFAULT_SEED}"
+    return cache / f"corpus-{GENERATOR_VERSION}-{size}-{DEFAULT_SEED}"
 
 
-def resolve_data_dir(data: Path | None) -> Path:
-    """`data` when given; otherwise the embedded corpus, generated first if it is not there."""
+def resolve_data_dir(data: Path | None, size: str = EMBEDDED_SIZE) -> Path:
+    """`data` when given; otherwise the embedded corpus (of `size`: benchmarks ask for others),
+    generated first if it is not there."""
     if data is not None:
         return data
     from sweeper.data.synth.plan import Plan, default_jobs
     from sweeper.data.synth.status import is_complete
 
-    plan = Plan.sized(EMBEDDED_SIZE)
-    target = embedded_corpus_dir()
+    plan = Plan.sized(size)
+    target = embedded_corpus_dir(size)
     if not is_complete(target, plan):
         console = Console(stderr=True)
         console.print(
-            f"No --data given: generating the embedded corpus ({EMBEDDED_SIZE}, "
+            f"No --data given: generating the embedded corpus ({size}, "
             f"{plan.train_utterances} + {plan.test_utterances} utterances) into {target}. "
             "This happens once.",
             highlight=False,

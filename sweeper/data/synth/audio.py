@@ -1,6 +1,7 @@
 """Signal processing that turns clean synthetic speech into something harder: resampling with a
-vocal-tract warp, channel tilt, reverberation, coloured or babble noise at a chosen SNR, and
-non-speech noise bursts. Everything draws its randomness from the `rng` it is given.
+vocal-tract warp, a speaker's own formant regions and frame-to-frame spectral wobble, channel
+tilt, reverberation, coloured or babble noise at a chosen SNR, and non-speech noise bursts.
+Everything draws its randomness from the `rng` it is given.
 """
 
 from __future__ import annotations
@@ -76,3 +77,43 @@ def burst(rng: np.random.Generator, rate: int) -> np.ndarray:
         f0 = rng.uniform(90, 250)
         sound = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6)) * np.hanning(length)
     return sound / (np.max(np.abs(sound)) + 1e-12)
+
+
+def reshape_spectrum(
+    wave: np.ndarray,
+    rng: np.random.Generator,
+    formants: tuple[float, float, float],
+    fluctuation_db: float,
+    bands: int,
+    rate: int,
+) -> np.ndarray:
+    """`wave` with its spectral envelope warped region by region and jittered frame by frame.
+
+    `formants` scales the frequencies around F1 (500 Hz), F2 (1.5 kHz) and F3 (2.5 kHz) by a
+    factor each, so a speaker gets a vowel space of their own rather than the uniformly scaled
+    one a vocal-tract warp gives (which per-utterance normalisation largely undoes). Every 10 ms
+    frame then gets its own random gain in each of `bands` mel bands (standard deviation
+    `fluctuation_db`): production and channel wobble that makes one frame an unreliable witness
+    of its phone while the phone's other frames, which wobble independently, average it out.
+    The STFT frames are the feature frames (25 ms every 10 ms from sample 0).
+    """
+    frequencies, _, spectrum = signal.stft(
+        wave, fs=rate, window="hamming", nperseg=400, noverlap=240, boundary=None, padded=False
+    )
+    f1, f2, f3 = formants
+    anchors = np.array([0.0, 500.0, 1500.0, 2500.0, 4000.0, rate / 2])
+    moved = anchors * np.array([1.0, f1, f2, f3, 1.0, 1.0])
+    source = np.interp(frequencies, moved, anchors) / frequencies[1]  # fractional source bin
+    below = np.clip(np.floor(source).astype(int), 0, len(frequencies) - 2)
+    weight = (source - below)[:, None]
+    magnitude = np.abs(spectrum)
+    warped = magnitude[below] * (1 - weight) + magnitude[below + 1] * weight
+    mel = np.log1p(frequencies / 700.0)
+    centres = np.linspace(0.0, mel[-1], bands)
+    gains_db = rng.normal(0.0, fluctuation_db, (bands, spectrum.shape[1]))
+    gains = 10 ** (np.stack([np.interp(mel, centres, g) for g in gains_db.T], axis=1) / 20)
+    phase = np.exp(1j * np.angle(spectrum))
+    _, out = signal.istft(
+        warped * gains * phase, fs=rate, window="hamming", nperseg=400, noverlap=240, boundary=False
+    )
+    return np.pad(out, (0, max(0, len(wave) - len(out))))[: len(wave)]

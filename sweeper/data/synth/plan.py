@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sweeper.errors import DataError
 
 # Bumped whenever the same plan would give other bytes: names the embedded corpus's cache dir.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 DEFAULT_SEED = 1337
 SIZES: dict[str, tuple[int, int]] = {"tiny": (48, 12), "small": (480, 120), "full": (5000, 1250)}
 MAX_UTTERANCES = 1_000_000

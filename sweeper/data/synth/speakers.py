@@ -19,14 +19,17 @@ TRAIN_VARIANTS = (
     "shelby",
 )  # fmt: skip
 TEST_VARIANTS = ("m2", "Gene", "Mike", "f4", "Andrea", "linda")
-SPEAKERS_PER_VARIANT = 2
+SPEAKERS_PER_VARIANT = 8
+# how far each speaker's F1, F2 and F3 regions may sit from the voice's own (a factor 1 +- this)
+FORMANT_SPREAD = (0.2, 0.15, 0.1)
 _SPEAKER_STREAM = 1  # keeps speaker traits apart from utterance randomness of the same seed
 
 
 @dataclass(frozen=True)
 class Speaker:
     """id: LibriSpeech-style number; voice: eSpeak name; pitch: eSpeak 0..100; rate: words per
-    minute; warp: vocal-tract scale (above 1 raises formants); tilt: channel slope coefficient."""
+    minute; warp: vocal-tract scale (above 1 raises formants); tilt: channel slope coefficient;
+    formants: factors on the F1, F2 and F3 regions (`audio.reshape_spectrum`)."""
 
     id: int
     voice: str
@@ -34,9 +37,15 @@ class Speaker:
     rate: int
     warp: float
     tilt: float
+    formants: tuple[float, float, float]
 
     def describe(self) -> dict[str, object]:
         return asdict(self)
+
+
+def _formants(rng: np.random.Generator) -> tuple[float, float, float]:
+    f1, f2, f3 = (round(float(rng.uniform(1 - s, 1 + s)), 3) for s in FORMANT_SPREAD)
+    return f1, f2, f3
 
 
 @functools.cache
@@ -56,6 +65,7 @@ def speakers(seed: int, split: str) -> tuple[Speaker, ...]:
                 rate=int(rng.integers(140, 191)),
                 warp=round(float(rng.uniform(0.9, 1.1)), 3),
                 tilt=round(float(rng.uniform(-0.5, 0.9)), 3),
+                formants=_formants(rng),
             )
         )
     return tuple(result)

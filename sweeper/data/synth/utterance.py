@@ -15,11 +15,16 @@ from sweeper.data.synth import audio, pronunciation
 from sweeper.data.synth.espeak import phonemize, synthesize
 from sweeper.data.synth.features import SAMPLE_RATE, features, frame_centres
 from sweeper.data.synth.phonemes import phone_segments, segment_labels
-from sweeper.data.synth.speakers import TRAIN_VARIANTS, Speaker
-from sweeper.data.synth.text import sentence
+from sweeper.data.synth.speakers import (
+    FORMANT_SPREAD,
+    SPEAKERS_PER_VARIANT,
+    TRAIN_VARIANTS,
+    Speaker,
+)
+from sweeper.data.synth.text import VOCABULARY_SIZE, sentence
 from sweeper.phones import SILENCE, SPOKEN_NOISE
 
-VARIATION_RATE = 0.5  # phones spoken as a confusable neighbour, labelled as the lexicon says
+VARIATION_RATE = 0.6  # phones spoken as a confusable neighbour, labelled as the lexicon says
 RATE_JITTER = (0.85, 1.15)  # per-utterance factor on the speaker's words per minute
 WARP_JITTER = (0.97, 1.03)  # per-utterance factor on the speaker's vocal-tract warp
 PITCH_JITTER = 6.0  # standard deviation around the speaker's pitch (eSpeak units)
@@ -32,7 +37,9 @@ RT60_S = (0.15, 0.6)
 NOISE_KINDS = {"white": 0.2, "pink": 0.3, "brown": 0.2, "babble": 0.3}
 NOISE_EXPONENTS = {"white": 0.0, "pink": 1.0, "brown": 2.0}
 BABBLE_TALKERS = (2, 6)
-SNR_DB = (5.0, 30.0)
+SNR_DB = (10.0, 35.0)
+FLUCTUATION_DB = 6.0  # per frame and mel band (audio.reshape_spectrum)
+FLUCTUATION_BANDS = 16
 _BABBLE_STREAM = 2
 
 
@@ -52,6 +59,11 @@ def knobs() -> dict[str, object]:
         "noise_kinds": NOISE_KINDS,
         "babble_talkers": BABBLE_TALKERS,
         "snr_db": SNR_DB,
+        "fluctuation_db": FLUCTUATION_DB,
+        "fluctuation_bands": FLUCTUATION_BANDS,
+        "formant_spread": FORMANT_SPREAD,
+        "speakers_per_variant": SPEAKERS_PER_VARIANT,
+        "vocabulary_size": VOCABULARY_SIZE,
     }
 
 
@@ -125,6 +137,9 @@ def render(
     ratio = SAMPLE_RATE / rate / (speaker.warp * rng.uniform(*WARP_JITTER))
     wave = audio.resample(wave, ratio)
     segments = [(round(start * ratio), phone) for start, phone in segments]
+    wave = audio.reshape_spectrum(
+        wave, rng, speaker.formants, FLUCTUATION_DB, FLUCTUATION_BANDS, SAMPLE_RATE
+    )
     wave = audio.tilt(wave, speaker.tilt + rng.normal(0, 0.1))
     if rng.random() < REVERB_PROBABILITY:
         wave = audio.reverberate(wave, rng, SAMPLE_RATE, rng.uniform(*RT60_S))
