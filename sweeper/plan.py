@@ -71,12 +71,20 @@ class RunPlan:
 
     @property
     def target(self) -> str:
-        """What ends the sweep, in words: `20 trials`, `20 trials or 1h30m`, `1h30m`."""
+        """What ends the sweep: `20 trials`, `20 trials or 1h30m`, `trials for 1h30m`."""
+        if self.time_budget is None:
+            return f"{self.trials} trials"
+        budget = self.budget_text
+        return (
+            f"trials for {budget}" if self.trials is None else f"{self.trials} trials or {budget}"
+        )
+
+    @property
+    def budget_text(self) -> str:
+        """The time budget as the board shows durations (`1h30m`); empty without one."""
         from sweeper.live import format_duration
 
-        budget = None if self.time_budget is None else format_duration(self.time_budget)
-        trials = None if self.trials is None else f"{self.trials} trials"
-        return " or ".join(part for part in (trials, budget) if part)
+        return "" if self.time_budget is None else format_duration(self.time_budget)
 
     def spawned_env(self) -> dict[str, str]:
         """What the workers this process spawns take from its plan besides their placement."""

@@ -129,7 +129,7 @@ def conclude(worker: Worker, outcome: str, console: Console) -> None:
         console.print(f"[yellow]--timeout reached[/]: run again to continue towards {plan.trials}.")
     if outcome == "time budget":
         console.print(
-            f"[yellow]--time-budget spent[/] ({plan.target}): run again to continue the study.",
+            f"[yellow]--time-budget {plan.budget_text} spent[/]: run again to continue the study.",
             highlight=False,
         )
     console.print(

@@ -136,7 +136,9 @@ def test_a_time_budget_ends_the_sweep_within_an_epoch(tmp_path: Path, tiny_corpu
     result = sweeper(
         "run", "budget.py", "--time-budget", "25s", "--data", tiny_corpus, cwd=tmp_path
     )
-    assert "--time-budget spent" in result.stderr + result.stdout
+    output = result.stderr + result.stdout
+    assert "study budget: trials for 0m25s on" in output
+    assert "--time-budget 0m25s spent: run again to continue the study." in output
     trials = trials_of(tmp_path, "budget")
     assert states(trials) == ["COMPLETE"] * len(trials) and trials
     for trial in trials:
