@@ -23,7 +23,10 @@ from sweeper.trial_record import (
     FAIL_REASON,
     FINISHED,
     N_PARAMS,
+    PRUNE_REASON,
     SECONDS,
+    STOPPED_EARLY,
+    baseline_of,
     ranked,
 )
 
@@ -59,12 +62,20 @@ def best_of(trial: FrozenTrial) -> float | None:
     return max(values) if values else None
 
 
+def baseline_mark(trial: FrozenTrial) -> Text:
+    """` baseline 2`, to follow the number of a trial that runs a study file's baseline."""
+    index = baseline_of(trial)
+    return Text("" if index is None else f" baseline {index}", "magenta")
+
+
 def trial_line(trial: FrozenTrial, epochs: int) -> Text:
     state = trial.state.name
     best = best_of(trial)
     seconds = trial_seconds(trial) or 0.0
     line = Text.assemble(
-        (f"trial {trial.number:>3} ", "bold"),
+        (f"trial {trial.number:>3}", "bold"),
+        baseline_mark(trial),
+        " ",
         (f"{state:<8}", STATE_STYLE.get(state, "")),
         f" val_acc {best:.4f}" if best is not None else " val_acc   -   ",
         f"  epochs {len(trial.intermediate_values)}/{epochs}",
@@ -74,6 +85,10 @@ def trial_line(trial: FrozenTrial, epochs: int) -> Text:
     reason = trial.user_attrs.get(FAIL_REASON)
     if state == "FAIL" and reason:
         line.append(f"  ({reason})", "red")
+    if state == "PRUNED" and trial.user_attrs.get(PRUNE_REASON):
+        line.append(f"  ({trial.user_attrs[PRUNE_REASON]})", "yellow")
+    if trial.user_attrs.get(STOPPED_EARLY):
+        line.append(f"  (stopped early: {trial.user_attrs[STOPPED_EARLY]})", "yellow")
     return line
 
 
@@ -81,7 +96,7 @@ class Board:
     """Polls a study and keeps a Rich Live table current; prints a line per finished trial."""
 
     def __init__(
-        self, study: optuna.Study, target: int, epochs: int, workers: int, console: Console
+        self, study: optuna.Study, target: int | None, epochs: int, workers: int, console: Console
     ) -> None:
         self.study = study
         self.target = target
@@ -139,12 +154,13 @@ class Board:
         return Group(table, summary(trials, self.target, self.workers))
 
 
-def summary(trials: list[FrozenTrial], target: int, workers: int) -> Text:
+def summary(trials: list[FrozenTrial], target: int | None, workers: int) -> Text:
+    """The study's counts and best; `target` None: the sweep runs until its time budget."""
     by_state = {s: sum(t.state == s for t in trials) for s in TrialState}
     finished = sum(by_state[state] for state in FINISHED)
     text = Text.assemble(
         ("finished ", "bold"),
-        f"{finished}/{target}",
+        f"{finished}" if target is None else f"{finished}/{target}",
         f" · complete {by_state[TrialState.COMPLETE]}",
         f" · pruned {by_state[TrialState.PRUNED]}",
         f" · failed {by_state[TrialState.FAIL]}",
@@ -157,7 +173,7 @@ def summary(trials: list[FrozenTrial], target: int, workers: int) -> Text:
     durations = [
         s for t in trials if t.state in FINISHED for s in [trial_seconds(t)] if s is not None
     ]
-    if durations and finished < target:
+    if durations and target is not None and finished < target:
         eta = sum(durations) / len(durations) * (target - finished) / max(1, workers)
         text.append(f" · ETA {format_duration(eta)}")
     return text
@@ -181,7 +197,7 @@ def leaderboard(trials: list[FrozenTrial], top: int = 10) -> Table:
     for rank, trial in enumerate(complete, 1):
         table.add_row(
             str(rank),
-            str(trial.number),
+            Text.assemble(str(trial.number), baseline_mark(trial)),
             f"{trial.value:.4f}",
             f"{trial.user_attrs.get(N_PARAMS, 0):,}",
             f"{trial.user_attrs.get(BEST_EPOCH, '-')}/{trial.user_attrs.get(EPOCHS_RUN, '-')}",

@@ -36,13 +36,18 @@ from sweeper.trial_record import (
     FAIL_REASON,
     FINISHED,
     N_PARAMS,
+    PRUNE_REASON,
     RESUMED_AT,
     RETRY_OF,
     RUN_ATTR,
     SECONDS,
+    STOPPED_EARLY,
     SURPLUS,
+    TIME_BUDGET,
+    TRIAL_LIMIT,
     UNDER_WAY,
     VERSION_ATTR,
+    baseline_of,
 )
 from sweeper.unlogged import TrialLog
 
@@ -59,7 +64,8 @@ class TrialContext:
     tracker: Tracker
     parent_run_id: str
     tags: dict[str, str]
-    trials: int  # the study's target of finished trials
+    trials: int | None  # the study's target of finished trials; None: no target
+    budget_ends: float | None = None  # time.time() when `sweeper run --time-budget` is spent
     device: str = "auto"
     threads: int | None = None
     settings_version: str = ""
@@ -91,9 +97,12 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
         trained = 0  # epochs this attempt trained (a resumed trial ran the others before)
         best_yet: dict[str, float] = {}  # a pruned trial's run shows its best too, as COMPLETE's do
         log = TrialLog(trial.number, (ctx.tracker.tracking_uri,))
+        limits: list[tuple[float, str]] = []  # (time.time() to stop training at, which limit)
+        last_epoch = 0  # of the config: a limit that strikes there stops nothing early
+        stopped_by: str | None = None
 
-        def on_epoch(stats: EpochStats) -> None:
-            nonlocal epochs_run, trained
+        def on_epoch(stats: EpochStats) -> bool:
+            nonlocal epochs_run, trained, stopped_by
             epochs_run, trained = stats.epoch, trained + 1
             _note_best(best_yet, stats)
             if run_id:
@@ -105,6 +114,9 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
                 raise optuna.TrialPruned(
                     f"pruned at epoch {stats.epoch}: val_acc {stats.val_acc:.4f}"
                 )
+            if stats.epoch < last_epoch:
+                stopped_by = next((name for ends, name in limits if time.time() >= ends), None)
+            return stopped_by is not None
 
         def close(state: str, reason: str | None = None, **metrics: float) -> None:
             # the trial's end goes to MLflow even after an outage made it skip other writes
@@ -123,6 +135,9 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
             retry_of = frozen.system_attrs.get(RETRY_OF)
             if retry_of is not None:
                 tags["sweeper.retry_of"] = str(retry_of)
+            baseline = baseline_of(frozen)
+            if baseline is not None:
+                tags["sweeper.baseline"] = str(baseline)
             run_id = log.write(
                 "its run",
                 lambda: ctx.tracker.start_trial(ctx.parent_run_id, trial.number, {}, tags),
@@ -139,7 +154,14 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
                     "params",
                     lambda: ctx.tracker.log_params(run_id, {**config, N_PARAMS: n_params}),
                 )
+            max_params = ctx.study_file.spec.max_params
+            if max_params is not None and n_params > max_params:
+                raise optuna.TrialPruned(
+                    f"{n_params:,} parameters, over max_params {max_params:,}: not trained"
+                )
             checkpoint_dir, publish, done = _resume(ctx, trial, frozen, run_id, config, log)
+            limits = _time_limits(ctx, started, done)
+            last_epoch = int(config["epochs"])
             epochs_run = len(done)
             for stats in done:
                 _note_best(best_yet, stats)
@@ -156,6 +178,7 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
         except SurplusTrial:
             raise  # it has said why
         except optuna.TrialPruned as exc:
+            trial.set_user_attr(PRUNE_REASON, str(exc))
             _record_end(trial, started, epochs_run, trained)
             close("PRUNED", str(exc), **best_yet)
             raise
@@ -169,6 +192,11 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
             raise
         trial.set_user_attr(BEST_EPOCH, result.best_epoch)
         _record_end(trial, started, result.epochs_run, trained)
+        if stopped_by is not None:
+            trial.set_user_attr(STOPPED_EARLY, stopped_by)
+            if run_id:
+                stopped = {"sweeper.stopped_early": stopped_by}
+                log.write("the stopped-early tag", lambda: ctx.tracker.set_tags(run_id, stopped))
         if run_id:
             files = {"model.pt": _state_bytes(result.model), "config.json": config_json(config)}
             log.write("model.pt and config.json", lambda: ctx.tracker.log_files(run_id, files))
@@ -178,7 +206,23 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
     return objective
 
 
-def _stand_down_if_surplus(trial: optuna.Trial, trials: int) -> FrozenTrial:
+def _time_limits(
+    ctx: TrialContext, started: float, replayed: list[EpochStats]
+) -> list[tuple[float, str]]:
+    """When the trial must stop training (time.time()), at its next epoch boundary, and which
+    limit says so: the study's max_trial_seconds, which counts the epochs a re-run found in
+    its checkpoint as spent, and the sweep's time budget."""
+    limits = []
+    limit = ctx.study_file.spec.max_trial_seconds
+    if limit is not None:
+        spent = time.perf_counter() - started + sum(stats.epoch_seconds for stats in replayed)
+        limits.append((time.time() + limit - spent, TRIAL_LIMIT))
+    if ctx.budget_ends is not None:
+        limits.append((ctx.budget_ends, TIME_BUDGET))
+    return limits
+
+
+def _stand_down_if_surplus(trial: optuna.Trial, trials: int | None) -> FrozenTrial:
     """Never run past the study's target: finished trials and those running ahead of this one
     may already fill it when several workers asked for a trial at the same moment.
 
@@ -187,7 +231,7 @@ def _stand_down_if_surplus(trial: optuna.Trial, trials: int) -> FrozenTrial:
     listed = trial.study.get_trials(deepcopy=False)
     mine = trial.number
     ahead = [t for t in listed if t.state in FINISHED or (t.state in UNDER_WAY and t.number < mine)]
-    if len(ahead) >= trials:
+    if trials is not None and len(ahead) >= trials:
         trial.set_user_attr(FAIL_REASON, f"{SURPLUS}: the study's target was already filled")
         raise SurplusTrial(f"the study already has {trials} finished or running trials")
     return next(t for t in listed if t.number == mine)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,9 @@ from sweeper.placement import Placement
 from sweeper.studyfile import StudyFile, StudySpec, load_study_file
 
 THREADS_ENV = "SWEEPER_THREADS"  # a spawned worker's torch threads, from its placement
+# When a spawned worker's --time-budget ends (epoch seconds): the first worker's, so that all
+# the workers of a command stop together however long each took to start.
+BUDGET_ENV = "SWEEPER_BUDGET_ENDS"
 
 # Workers past the core count only share the cores (and each holds torch, the subset and its
 # database connections); a few per core still pay off when trials wait on a GPU or the database.
@@ -29,11 +34,15 @@ MAX_WORKERS_PER_CORE = 4
 @dataclass(frozen=True)
 class RunPlan:
     study_file: StudyFile  # its name is the study's (--study-name applied)
-    trials: int  # the study's target of finished trials, all workers and machines together
+    # the study's target of finished trials, all workers and machines together; None: as many
+    # as the time budget allows
+    trials: int | None
     sampler: str
     pruner: str
     seed: int
     timeout: float | None
+    time_budget: float | None  # seconds, this command's (its workers on this machine)
+    budget_ends: float | None  # time.time() when the budget is spent
     storage_url: str
     tracking_uri: str
     data: Path | None  # --data; None: the default corpus
@@ -60,12 +69,34 @@ class RunPlan:
     def workers(self) -> int:
         return max(1, len(self.placements))
 
+    @property
+    def target(self) -> str:
+        """What ends the sweep: `20 trials`, `20 trials or 1h30m`, `trials for 1h30m`."""
+        if self.time_budget is None:
+            return f"{self.trials} trials"
+        budget = self.budget_text
+        return (
+            f"trials for {budget}" if self.trials is None else f"{self.trials} trials or {budget}"
+        )
+
+    @property
+    def budget_text(self) -> str:
+        """The time budget as the board shows durations (`1h30m`); empty without one."""
+        from sweeper.live import format_duration
+
+        return "" if self.time_budget is None else format_duration(self.time_budget)
+
+    def spawned_env(self) -> dict[str, str]:
+        """What the workers this process spawns take from its plan besides their placement."""
+        return {} if self.budget_ends is None else {BUDGET_ENV: repr(self.budget_ends)}
+
 
 def plan_run(
     *,
     study_file: Path,
     trials: int | None,
     timeout: float | None,
+    time_budget: str | None,
     data: Path | None,
     storage: str | None,
     tracking_uri: str | None,
@@ -93,6 +124,11 @@ def plan_run(
     from sweeper.tracking import check_tracking_store
     from sweeper.wait_policy import choose_here
 
+    budget = None if time_budget is None else parse_duration(time_budget, "--time-budget")
+    if budget is not None and timeout is not None:
+        raise StudyError(
+            "--timeout and --time-budget: give one (--time-budget also ends running trials)"
+        )
     sf = load_study_file(study_file)
     if study_name:
         sf = dataclasses.replace(sf, name=study_name)
@@ -117,13 +153,20 @@ def plan_run(
         choose_here(sum(placement.threads for placement in placements))
     else:
         threads = int(os.environ.get(THREADS_ENV, 0)) or max(1, (os.cpu_count() or 1) // workers)
+    budget_ends = None
+    if budget is not None:
+        inherited = os.environ.get(BUDGET_ENV) if worker_index else None
+        budget_ends = float(inherited) if inherited else time.time() + budget
     return RunPlan(
         study_file=sf,
-        trials=trials or sf.spec.default_trials,
+        # a time budget alone ends the sweep by itself; with --trials, whichever comes first
+        trials=trials or (None if budget is not None else sf.spec.default_trials),
         sampler=sampler,
         pruner=pruner or sf.spec.pruner,
         seed=sf.spec.seed if seed is None else seed,
         timeout=timeout,
+        time_budget=budget,
+        budget_ends=budget_ends,
         storage_url=storage_url,
         tracking_uri=tracking,
         data=data,
@@ -157,3 +200,18 @@ def check_workers(workers: int, console: Console | None) -> None:
             "sweeper may use here: the workers share them, so each trial runs slower",
             highlight=False,
         )
+
+
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?")
+
+
+def parse_duration(text: str, flag: str) -> float:
+    """Seconds in `90m`, `2h`, `1h30m`, `45s` or `45`; a StudyError naming `flag` otherwise."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if not text.strip() or match is None:
+        raise StudyError(f"{flag} {text}: not a duration (such as 90m, 2h, 1h30m or 45s)")
+    hours, minutes, seconds = (float(part or 0) for part in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if total <= 0:
+        raise StudyError(f"{flag} {text}: must be more than 0")
+    return total

@@ -14,7 +14,7 @@ import optuna
 from optuna.trial import TrialState
 
 from sweeper.progress import study_progress
-from sweeper.trial_record import N_PARAMS, SECONDS, ranked
+from sweeper.trial_record import BASELINE, N_PARAMS, SECONDS, ranked
 
 if TYPE_CHECKING:
     from sweeper.tracking import Tracker
@@ -99,12 +99,13 @@ def _leaderboard_csv(trials: list[optuna.trial.FrozenTrial], path: Path) -> Path
     params = sorted({k for t in best_first for k in t.params})
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["rank", "trial", "val_acc", N_PARAMS, SECONDS, *params])
+        writer.writerow(["rank", "trial", BASELINE, "val_acc", N_PARAMS, SECONDS, *params])
         for rank, t in enumerate(best_first, 1):
             writer.writerow(
                 [
                     rank,
                     t.number,
+                    t.user_attrs.get(BASELINE, ""),
                     f"{t.value:.6f}",
                     t.user_attrs.get(N_PARAMS, ""),
                     t.user_attrs.get(SECONDS, ""),

@@ -77,7 +77,7 @@ def announce(plan: RunPlan, train: Split, val: Split, console: Console) -> None:
     from sweeper.wait_policy import in_effect
 
     console.print(
-        f"study [bold]{plan.name}[/]: {plan.trials} trials on {train.num_frames:,} train / "
+        f"study [bold]{plan.name}[/]: {plan.target} on {train.num_frames:,} train / "
         f"{val.num_frames:,} val frames, {plan.spec.epochs} epochs each, sampler {plan.sampler}, "
         f"pruner {plan.pruner}, {plan.workers} worker(s) x {plan.threads} thread(s), "
         f"{in_effect()}" + (f", {plan.per_gpu} per GPU on GPU(s) {plan.gpus}" if plan.gpus else ""),
@@ -98,7 +98,7 @@ def _alongside(worker: Worker, plan: RunPlan, argv: list[str], console: Console)
 
     with contextlib.ExitStack() as stack:
         logs = [stack.enter_context(tempfile.TemporaryFile()) for _ in plan.placements[1:]]
-        procs = spawn_workers(argv, plan.placements, logs)
+        procs = spawn_workers(argv, plan, logs)
         stop: int | None = None
         try:
             with Board(worker.study, plan.trials, plan.spec.epochs, plan.workers, console):
@@ -127,6 +127,11 @@ def conclude(worker: Worker, outcome: str, console: Console) -> None:
     console.print(leaderboard(worker.study.get_trials(deepcopy=False)))
     if outcome == "timeout":
         console.print(f"[yellow]--timeout reached[/]: run again to continue towards {plan.trials}.")
+    if outcome == "time budget":
+        console.print(
+            f"[yellow]--time-budget {plan.budget_text} spent[/]: run again to continue the study.",
+            highlight=False,
+        )
     console.print(
         next_steps(plan.name, plan.storage_url, plan.tracking_uri, worker.tracker.experiment_id),
         soft_wrap=True,

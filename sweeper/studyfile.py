@@ -41,6 +41,12 @@ class StudySpec:
     keep_checkpoints: a trial checkpoints every epoch (so a retried or interrupted trial resumes
         where it stopped); once trials end, only the best `keep_checkpoints` COMPLETE trials
         keep theirs.
+    baselines: known configs to try first, each as the search space's parameter values
+        ({param: value}, as `study.enqueue_trial` takes them); each is queued once in the
+        study's life, and counts towards `--trials` like any trial.
+    max_params: a trial whose model has more parameters is PRUNED before it trains.
+    max_trial_seconds: a trial stops at the first epoch boundary past this many seconds and is
+        worth its best epoch so far.
     """
 
     name: str | None = None
@@ -61,6 +67,9 @@ class StudySpec:
     fixed: dict[str, Any] = field(default_factory=dict)
     grid: dict[str, list[Any]] | None = None
     keep_checkpoints: int = 3
+    baselines: list[dict[str, Any]] = field(default_factory=list)
+    max_params: int | None = None
+    max_trial_seconds: float | None = None
 
     @property
     def default_trials(self) -> int:
@@ -79,6 +88,21 @@ class StudySpec:
             raise ValueError("train_frames, val_frames, epochs and trials must be at least 1")
         if self.keep_checkpoints < 0:
             raise ValueError(f"keep_checkpoints must be 0 or more, not {self.keep_checkpoints}")
+        for key in ("max_params", "max_trial_seconds"):
+            limit = getattr(self, key)
+            if limit is not None and (not isinstance(limit, int | float) or not limit > 0):
+                raise ValueError(
+                    f"{key} must be a number above 0 (or None: no limit), not {limit!r}"
+                )
+        if not isinstance(self.baselines, list | tuple):
+            raise ValueError(
+                f"baselines must be a list of {{param: value}} dicts, not {self.baselines!r}"
+            )
+        for index, baseline in enumerate(self.baselines):
+            if not isinstance(baseline, dict):
+                raise ValueError(
+                    f"baselines[{index}] must be a dict of {{param: value}}, not {baseline!r}"
+                )
         self.check_sampler(self.sampler)
 
     def check_sampler(self, sampler: str) -> None:

@@ -22,7 +22,6 @@ from optuna.trial import FrozenTrial, TrialState
 from sweeper.data import Split
 from sweeper.errors import StudyError, StudyFileError, first_line
 from sweeper.objective import TrialContext, make_objective
-from sweeper.placement import Placement
 from sweeper.plan import RunPlan
 from sweeper.progress import study_progress
 from sweeper.samplers import TrialSeededSampler
@@ -34,6 +33,8 @@ from sweeper.studyfile import StudySpec
 from sweeper.tracking import Tracker
 from sweeper.trial_checkpoints import CheckpointStore, checkpoint_store, lineage
 from sweeper.trial_record import (
+    BASELINE,
+    BASELINES_ATTR,
     FAIL_REASON,
     FINISHED,
     PARENT_ATTR,
@@ -41,6 +42,7 @@ from sweeper.trial_record import (
     RESUMES,
     RUN_ATTR,
     SPEC_ATTR,
+    baseline_of,
     is_surplus,
     ranked,
     was_interrupted,
@@ -111,7 +113,7 @@ def count(study: optuna.Study, states: Sequence[TrialState]) -> int:
 
 class Worker:
     """One process's share of a sweep: it runs trials until the study holds `plan.trials`
-    finished, and opens and closes the study's MLflow parent run."""
+    finished or the time budget is spent, and opens and closes the study's MLflow parent run."""
 
     def __init__(self, plan: RunPlan) -> None:
         self.plan = plan
@@ -156,6 +158,7 @@ class Worker:
                 "sweeper.pid": str(os.getpid()),
             },
             trials=plan.trials,
+            budget_ends=plan.budget_ends,
             device=plan.device,
             threads=plan.threads,
             settings_version=version,
@@ -187,7 +190,8 @@ class Worker:
             self.tracker.finish(run_id, "FAIL", trial.user_attrs[FAIL_REASON])
 
     def run(self, context: TrialContext) -> str:
-        """Run trials; returns why it stopped: 'done', 'timeout' or raises KeyboardInterrupt."""
+        """Run trials; returns why it stopped: 'done', 'timeout', 'time budget', or raises
+        KeyboardInterrupt."""
         # torch.optim imports torch._dynamo with the first optimizer (1.5 s or more on a small
         # CPU): pay that once here rather than inside the first trial.
         import torch._dynamo  # noqa: F401
@@ -195,6 +199,7 @@ class Worker:
         objective = make_objective(context)
         with storage_lock(self.plan.storage_url, f"trial slots of {self.plan.name}"):
             requeue_interrupted(self.study)
+            queue_baselines(self.study, self.plan.spec.baselines)
         deadline = None if self.plan.timeout is None else time.monotonic() + self.plan.timeout
         failures = 0
         # a failed trial is logged by Optuna with its traceback; sweeper prints one line instead
@@ -212,11 +217,14 @@ class Worker:
                     deepcopy=False, states=(*FINISHED, TrialState.RUNNING)
                 )
                 finished = sum(t.state in FINISHED for t in holding)
-                if finished >= self.plan.trials:
+                target = self.plan.trials
+                if target is not None and finished >= target:
                     return "done"
                 if deadline is not None and time.monotonic() >= deadline:
                     return "timeout"
-                if len(holding) >= self.plan.trials:
+                if self.plan.budget_ends is not None and time.time() >= self.plan.budget_ends:
+                    return "time budget"
+                if target is not None and len(holding) >= target:
                     gate.close()
                     # Others hold the rest of the budget; keep watch in case one of them dies.
                     with warnings.catch_warnings():
@@ -371,16 +379,35 @@ def requeue_interrupted(study: optuna.Study) -> list[int]:
     for trial in trials:
         if not was_interrupted(trial) or trial.number in requeued:
             continue
+        baseline = baseline_of(trial)  # a re-run of a baseline is still that baseline
+        marks = {} if baseline is None else {BASELINE: baseline}
         study.add_trial(
             optuna.trial.create_trial(
                 state=TrialState.WAITING,
                 params=trial.params,
                 distributions=trial.distributions,
-                user_attrs={RESUMES: lineage(trial), REQUEUED_FROM: trial.number},
+                user_attrs={RESUMES: lineage(trial), REQUEUED_FROM: trial.number, **marks},
             )
         )
         numbers.append(trial.number)
     return numbers
+
+
+def queue_baselines(study: optuna.Study, baselines: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Queue, ahead of any sampled trial, each baseline of the study file that this study has
+    never queued (a resume, or another worker, may have); returns their indices.
+
+    Called under the trial-slot lock: the record and the queue must change together. The
+    record is written first: a crash in between loses a baseline rather than running it twice.
+    """
+    queued = list(study.user_attrs.get(BASELINES_ATTR, []))
+    new = [i for i, params in enumerate(baselines) if dict(params) not in queued]
+    if not new:
+        return []
+    study.set_user_attr(BASELINES_ATTR, [*queued, *(dict(baselines[i]) for i in new)])
+    for index in new:
+        study.enqueue_trial(dict(baselines[index]), user_attrs={BASELINE: index})
+    return new
 
 
 def _released_first(
@@ -409,13 +436,14 @@ def _taken_over(exc: Exception) -> bool:
 
 
 def spawn_workers(
-    argv: list[str], placements: Sequence[Placement], logs: list[IO[bytes]]
+    argv: list[str], plan: RunPlan, logs: list[IO[bytes]]
 ) -> list[subprocess.Popen[bytes]]:
     """A process of this very command for every placement after the first (this process),
-    each started with its placement's environment: its index, threads and GPU."""
+    each started with its placement's environment (its index, threads and GPU) and the
+    plan's (the time budget's end)."""
     procs = []
-    for placement, log in zip(placements[1:], logs, strict=True):
-        env = {**os.environ, **placement.env()}
+    for placement, log in zip(plan.placements[1:], logs, strict=True):
+        env = {**os.environ, **plan.spawned_env(), **placement.env()}
         env[PARENT_ENV] = str(os.getpid())  # a worker stops when this process dies
         procs.append(
             subprocess.Popen(

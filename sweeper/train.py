@@ -1,7 +1,8 @@
 """One training run from a plain config dict; the whole loop is in `train`, nanoGPT style.
 
 Knows nothing of Optuna or MLflow: the caller hears about every epoch through `on_epoch`, which
-may raise to stop the run (the trial layer raises optuna.TrialPruned; it propagates unchanged).
+may raise to abandon the run (the trial layer raises optuna.TrialPruned; it propagates
+unchanged), or return True to end it there, keeping its best epoch (a time limit).
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def train(
     train: Split,
     val: Split,
     *,
-    on_epoch: Callable[[EpochStats], None] | None = None,
+    on_epoch: Callable[[EpochStats], bool | None] | None = None,
     checkpoint_dir: Path | None = None,
     on_checkpoint: Callable[[], None] | None = None,
     device: str = "auto",
@@ -130,10 +131,12 @@ def train(
 ) -> TrainResult:
     """Train the model `config` describes on `train`, validating on `val` after every epoch.
 
-    With `checkpoint_dir`, a checkpoint is written after every epoch and an existing one is
-    resumed from; on CPU the resumed run ends exactly as an uninterrupted one would; then
-    `on_checkpoint` hears that a checkpoint was written (to copy it elsewhere, say). `threads`
-    sets torch's intra-op thread count for the run, so several workers can share a CPU.
+    `on_epoch` hears every epoch's stats; when it returns True, training ends after that
+    epoch as it does after the last. With `checkpoint_dir`, a checkpoint is written after every
+    epoch and an existing one is resumed from; on CPU the resumed run ends exactly as an
+    uninterrupted one would; then `on_checkpoint` hears that a checkpoint was written (to copy
+    it elsewhere, say). `threads` sets torch's intra-op thread count for the run, so several
+    workers can share a CPU.
     """
     cfg = resolve_config(config)
     family = family_of(cfg)
@@ -172,8 +175,11 @@ def train(
                 torch.cuda.set_rng_state(state["cuda_rng"], dev)
 
         started = time.perf_counter()
-        while len(history) < cfg.epochs and not (
-            cfg.patience and len(history) - best_epoch >= cfg.patience
+        ended = False  # on_epoch said so
+        while (
+            not ended
+            and len(history) < cfg.epochs
+            and not (cfg.patience and len(history) - best_epoch >= cfg.patience)
         ):
             epoch_started = time.perf_counter()
             lr = optimizer.param_groups[0]["lr"]
@@ -221,7 +227,7 @@ def train(
             if best_epoch == 0 or val_acc > history[best_epoch - 1].val_acc:
                 best_epoch, best_weights = stats.epoch, _cpu_copy(model)
             if on_epoch is not None:
-                on_epoch(stats)
+                ended = on_epoch(stats) is True
             if checkpoint_dir is not None:
                 save_checkpoint(
                     checkpoint_dir,

@@ -29,6 +29,12 @@ EPOCHS_TRAINED = "epochs_trained"  # by this trial itself; a resumed trial's oth
 RESUMED_AT = "resumed_at_epoch"  # the epochs a re-run found done in its lineage's checkpoint
 SECONDS = "seconds"  # wall-clock time of the trial
 FAIL_REASON = "fail_reason"  # why a trial failed
+PRUNE_REASON = "prune_reason"  # why a trial was pruned (the pruner's epoch, or max_params)
+BASELINE = "baseline"  # a baseline config of the study file: its index in `baselines`
+# A trial that a time limit ended before its last epoch: which one (it is worth its best epoch).
+STOPPED_EARLY = "stopped_early"
+TRIAL_LIMIT = "max_trial_seconds"  # the study file's limit on one trial
+TIME_BUDGET = "time_budget"  # `sweeper run --time-budget`, the sweep's
 # A re-run of an interrupted trial names the lineage it continues (Optuna's own retry of a dead
 # worker's trial copies user attributes, so it carries this on, and records RETRY_OF).
 RESUMES = "resumes"
@@ -47,6 +53,7 @@ RETRY_HISTORY = "retry_history"  # on the retry: every trial number of its linea
 PARENT_ATTR = "mlflow_parent_run_id"  # the study's MLflow parent run, shared by every worker
 SPEC_ATTR = "sweeper"  # the current settings
 VERSIONS_ATTR = "sweeper_settings"  # {version: settings} of every settings the study ran with
+BASELINES_ATTR = "baselines_queued"  # the baselines' params queued so far, never queued twice
 
 # States, each set with one meaning.
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # what counts towards --trials
@@ -63,6 +70,12 @@ def was_interrupted(trial: FrozenTrial) -> bool:
     """Whether a trial failed because the user stopped it (it resumes when run again)."""
     reason = str(trial.user_attrs.get(FAIL_REASON, ""))
     return trial.state == TrialState.FAIL and reason.startswith(INTERRUPTED)
+
+
+def baseline_of(trial: FrozenTrial) -> int | None:
+    """The index of the study file's baseline that `trial` runs, or None for a sampled one."""
+    index = trial.user_attrs.get(BASELINE)
+    return None if index is None else int(index)
 
 
 def ranked(trials: Iterable[FrozenTrial]) -> list[FrozenTrial]:

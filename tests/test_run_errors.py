@@ -37,6 +37,14 @@ from tests.test_run import mlflow_runs, trials_of, write_study
         ),
         (lambda d, c: ["run", "ok.py", "--data", d / "nowhere"], "nowhere"),
         (lambda d, c: ["run", "ok.py", "--workers", "100000", "--data", c], "--workers 100000"),
+        (lambda d, c: ["run", "ok.py", "--time-budget", "soon"], "--time-budget soon: not a"),
+        (lambda d, c: ["run", "ok.py", "--time-budget", "0m"], "--time-budget 0m: must be more"),
+        (
+            lambda d, c: ["run", "ok.py", "--time-budget", "1h", "--timeout", "60"],
+            "--timeout and --time-budget: give one",
+        ),
+        (lambda d, c: ["run", "limits.py"], "limits.py:2: ValueError: max_params must be a number"),
+        (lambda d, c: ["run", "baseline.py"], "baseline.py:2: ValueError: baselines[1] must be a"),
     ],
     ids=[
         "missing-file",
@@ -52,6 +60,11 @@ from tests.test_run import mlflow_runs, trials_of, write_study
         "unreachable-storage",
         "missing-data-dir",
         "workers-past-bound",
+        "bad-time-budget",
+        "zero-time-budget",
+        "timeout-and-time-budget",
+        "negative-max-params",
+        "baseline-not-a-dict",
     ],
 )
 def test_bad_input_is_one_line_and_touches_no_store(
@@ -67,6 +80,11 @@ def test_bad_input_is_one_line_and_touches_no_store(
         "from sweeper.studyfile import StudySpec\nstudy = StudySpec(sampler='cmaes')\n"
         "def search_space(trial):\n    return {}\n"
     )
+    for name, settings in (("limits", "max_params=-5"), ("baseline", "baselines=[{}, 'n=3']")):
+        (tmp_path / f"{name}.py").write_text(
+            f"from sweeper.studyfile import StudySpec\nstudy = StudySpec({settings})\n"
+            "def search_space(trial):\n    return {}\n"
+        )
     result = sweeper(*make_args(tmp_path, tiny_corpus), cwd=tmp_path, check=False)
     assert result.returncode == 2, result.stderr
     assert expected in result.stderr

@@ -126,6 +126,15 @@ def test_patience_stops_once_val_acc_stalls(splits: tuple[Split, Split]) -> None
     assert (result.epochs_run, result.best_epoch) == (3, 1)
 
 
+def test_on_epoch_returning_true_ends_the_run_keeping_its_best_epoch(
+    splits: tuple[Split, Split],
+) -> None:
+    # a limit on time, as the sweep's: stop after the second of six epochs
+    result = fit({**SMALL_MLP, "epochs": 6}, *splits, on_epoch=lambda stats: stats.epoch == 2)
+    assert result.epochs_run == 2 and len(result.history) == 2
+    assert result.best_val_acc == max(s.val_acc for s in result.history)
+
+
 @pytest.mark.parametrize(
     ("scheduler", "expected"),
     [

@@ -40,6 +40,15 @@ def run(
     timeout: float | None = typer.Option(
         None, min=1, help="Start no new trial after this many seconds."
     ),
+    time_budget: str | None = typer.Option(
+        None,
+        "--time-budget",
+        metavar="DURATION",
+        help="Wall-clock budget of this command, e.g. 90m, 2h, 1h30m, 45s: no trial starts once "
+        "it is spent, a running one stops at its next epoch boundary keeping its best epoch. "
+        "Without --trials it alone ends the sweep; with it, whichever comes first.",
+        show_default=False,
+    ),
     data: DataOption = None,
     storage: StorageOption = None,
     tracking_uri: TrackingOption = None,
@@ -76,6 +85,8 @@ def run(
 
     Example: sweeper run studies/quick.py --trials 20
 
+    For a fixed time instead: sweeper run studies/mlp.py --time-budget 2h
+
     On a machine with GPUs: sweeper run studies/lstm.py --gpus 0,1 --per-gpu 2
     """
     from sweeper.plan import plan_run
@@ -89,6 +100,7 @@ def run(
             study_file=study_file,
             trials=trials,
             timeout=timeout,
+            time_budget=time_budget,
             data=data,
             storage=storage,
             tracking_uri=tracking_uri,
