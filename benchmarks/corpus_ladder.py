@@ -41,8 +41,8 @@ LADDER: list[tuple[str, float, dict[str, Any]]] = [
      {**MLP, "layers": 3, "hidden": 512, "n": 11, "dropout": 0.25}),
     ("3 strong: MLP 6x1024 BN+dropout, n=19", 0.70,
      {**MLP, "layers": 6, "hidden": 1024, "n": 19, "dropout": 0.35}),
-    ("4 windowed BiLSTM 2x128, n=17", 0.76,
-     {**WINDOW, "layers": 2, "hidden": 128, "n": 17, "dropout": 0.2}),
+    ("4 windowed BiLSTM 2x128, n=11", 0.76,
+     {**WINDOW, "layers": 2, "hidden": 128, "n": 11, "dropout": 0.2}),
     ("5 whole-utterance BiLSTM 2x192", 0.809,
      {**SEQUENCE, "layers": 2, "hidden": 192, "n": 1, "dropout": 0.2}),
     ("6 whole-utterance BiLSTM 2x192 over n=25", 0.823,
@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--only", default="", help="recipe numbers, e.g. 1,5")
     args = parser.parse_args()
 
-    console = Console()
+    console = Console(width=150)  # the table's rows stay one line each, also in a log file
     data = resolve_data_dir(args.data, args.size)
     corpus = load_corpus(data)
     train_part, val_part = course_split(corpus.train)

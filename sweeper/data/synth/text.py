@@ -8,7 +8,7 @@ import re
 import numpy as np
 import wordfreq
 
-VOCABULARY_SIZE = 100
+VOCABULARY_SIZE = 150
 MIN_WORDS, MAX_WORDS = 4, 20
 # The rarest phones (ZH, OY, TH, JH, CH, G) may miss a small corpus entirely; the first train
 # sentences each get one of these words, so that every class occurs even in the tiny corpus.

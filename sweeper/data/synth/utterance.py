@@ -24,7 +24,7 @@ from sweeper.data.synth.speakers import (
 from sweeper.data.synth.text import VOCABULARY_SIZE, sentence
 from sweeper.phones import SILENCE, SPOKEN_NOISE
 
-VARIATION_RATE = 0.6  # phones spoken as a confusable neighbour, labelled as the lexicon says
+VARIATION_RATE = 0.5  # phones spoken as a confusable neighbour, labelled as the lexicon says
 RATE_JITTER = (0.85, 1.15)  # per-utterance factor on the speaker's words per minute
 WARP_JITTER = (0.97, 1.03)  # per-utterance factor on the speaker's vocal-tract warp
 PITCH_JITTER = 6.0  # standard deviation around the speaker's pitch (eSpeak units)
