@@ -15,16 +15,16 @@ from rich.console import Console
 EMBEDDED_SIZE = "small"
 
 
-def embedded_corpus_dir(size: str = EMBEDDED_SIZE) -> Path:
+def embedded_corpus_dir(size: str | None = None) -> Path:
     """Where the embedded corpus (or another size of it) lives; the name changes with the
     generator version."""
     from sweeper.data.synth.plan import DEFAULT_SEED, GENERATOR_VERSION
 
     cache = Path(platformdirs.user_cache_dir("sweeper"))
-    return cache / f"corpus-{GENERATOR_VERSION}-{size}-{DEFAULT_SEED}"
+    return cache / f"corpus-{GENERATOR_VERSION}-{size or EMBEDDED_SIZE}-{DEFAULT_SEED}"
 
 
-def resolve_data_dir(data: Path | None, size: str = EMBEDDED_SIZE) -> Path:
+def resolve_data_dir(data: Path | None, size: str | None = None) -> Path:
     """`data` when given; otherwise the embedded corpus (of `size`: benchmarks ask for others),
     generated first if it is not there."""
     if data is not None:
@@ -32,6 +32,7 @@ def resolve_data_dir(data: Path | None, size: str = EMBEDDED_SIZE) -> Path:
     from sweeper.data.synth.plan import Plan, default_jobs
     from sweeper.data.synth.status import is_complete
 
+    size = size or EMBEDDED_SIZE
     plan = Plan.sized(size)
     target = embedded_corpus_dir(size)
     if not is_complete(target, plan):

@@ -83,8 +83,6 @@ def render_utterance(out: Path, plan: Plan, split: str, index: int) -> None:
 
 
 def _check_target(out: Path, plan: Plan, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise DataError(f"--out {out} is a file, not a directory")
     recorded = recorded_settings(out)
     if recorded is not None and recorded != plan.settings() and not force:
         described = ", ".join(f"{key} {value}" for key, value in recorded.items())
@@ -199,11 +197,14 @@ def generate_corpus(
     try:
         if is_complete(out, plan):
             return Outcome(0, plan.train_utterances + plan.test_utterances, _frames(out))
-        _check_target(out, plan, force)
+        if out.exists() and not out.is_dir():
+            raise DataError(f"--out {out} is a file, not a directory")
         with _locked(out):
             if is_complete(out, plan):  # another process finished it while we waited
                 shutil.rmtree(out / WORK_DIR, ignore_errors=True)  # it may have cleaned up too
                 return Outcome(0, plan.train_utterances + plan.test_utterances, _frames(out))
+            # under the lock: unlocked, a corpus another process was writing looked foreign
+            _check_target(out, plan, force)
             _prepare(out, plan, force)
             everything = [(s, i) for s in SPLITS for i in range(plan.count(s))]
             todo = [
