@@ -23,7 +23,7 @@ from sweeper.errors import StudyFileError
 from sweeper.memory import PeakMemory
 from sweeper.models import ConfigError, count_parameters, resolve_config
 from sweeper.secrets import mask_text
-from sweeper.signals import describe
+from sweeper.signals import deferred, describe
 from sweeper.studyfile import StudyFile, call_search_space
 from sweeper.tracking import Tracker, config_json
 from sweeper.train import EpochStats, resumable_history, train
@@ -88,7 +88,13 @@ def trial_config(study_file: StudyFile, trial: optuna.Trial) -> dict[str, Any]:
     return config
 
 
-def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
+def make_objective(
+    ctx: TrialContext, hold_signals: Callable[[], None]
+) -> Callable[[optuna.Trial], float]:
+    """The trial function for `study.optimize`. `hold_signals()` is called as the trial's MLflow
+    run is closed: a stop signal from then on must wait until Optuna has recorded the same end,
+    or a run closed FINISHED would belong to a trial recorded FAIL (interrupted)."""
+
     def objective(trial: optuna.Trial) -> float:
         started = time.perf_counter()
         peak = PeakMemory()
@@ -109,8 +115,10 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
                 log.epoch(
                     stats.epoch, lambda: ctx.tracker.log_epoch(run_id, stats.epoch, stats.metrics())
                 )
-            trial.report(stats.val_acc, stats.epoch)
-            if trial.should_prune():
+            with deferred():  # Optuna writes here: see sweeper.signals
+                trial.report(stats.val_acc, stats.epoch)
+                prune = trial.should_prune()
+            if prune:
                 raise optuna.TrialPruned(
                     f"pruned at epoch {stats.epoch}: val_acc {stats.val_acc:.4f}"
                 )
@@ -119,6 +127,7 @@ def make_objective(ctx: TrialContext) -> Callable[[optuna.Trial], float]:
             return stopped_by is not None
 
         def close(state: str, reason: str | None = None, **metrics: float) -> None:
+            hold_signals()
             # the trial's end goes to MLflow even after an outage made it skip other writes
             if run_id:
                 metrics = {**metrics, **peak.metrics()}

@@ -120,6 +120,8 @@ class Worker:
         self.study = open_study(plan, self._on_stale)
         self.tracker = Tracker(plan.tracking_uri, plan.name)
         self._last: FrozenTrial | None = None
+        # a trial's stop signals held from its MLflow run's end until Optuna records that end
+        self._recording = ExitStack()
         self.parent = ""  # the study's parent run, known once `open` has run
 
     def open(
@@ -196,7 +198,7 @@ class Worker:
         # CPU): pay that once here rather than inside the first trial.
         import torch._dynamo  # noqa: F401
 
-        objective = make_objective(context)
+        objective = make_objective(context, self._hold_signals)
         with storage_lock(self.plan.storage_url, f"trial slots of {self.plan.name}"):
             requeue_interrupted(self.study)
             queue_baselines(self.study, self.plan.spec.baselines)
@@ -265,7 +267,7 @@ class Worker:
 
         # A stop signal arriving while Optuna records the trial's end takes effect once it is
         # recorded: cut off there, the write failed and the finished trial stayed RUNNING.
-        recording = ExitStack()
+        self._recording = recording = ExitStack()
 
         def recorded_then_stop(trial: optuna.Trial) -> float:
             started.append(trial)
@@ -275,7 +277,7 @@ class Worker:
                 stopping.append(exc)  # Optuna records the trial's failure first
                 raise
             finally:
-                recording.enter_context(deferred())
+                self._hold_signals()
 
         with recording, warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -301,6 +303,9 @@ class Worker:
                 raise self._unrecorded(started[0], exc) from None
         if stopping:
             raise stopping[0]
+
+    def _hold_signals(self) -> None:
+        self._recording.enter_context(deferred())
 
     def _unrecorded(self, trial: optuna.Trial, exc: Exception) -> StudyError:
         """The error for a trial whose end the study's storage refused, once its MLflow run is
