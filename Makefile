@@ -10,7 +10,7 @@ TORCH_INDEX ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.sweeper-installed
 
-.PHONY: demo test lint install
+.PHONY: demo test test-all lint install
 
 install: $(STAMP)
 
@@ -30,4 +30,8 @@ lint: $(STAMP)
 
 # --dist loadfile: a file's tests share one worker, so a module fixture (one sweep) runs once
 test: lint
+	$(BIN)/pytest -n 2 --dist loadfile -m "not heavy"
+
+# the heavy fault tests too (about 10 more minutes on 2 cores)
+test-all: lint
 	$(BIN)/pytest -n 2 --dist loadfile

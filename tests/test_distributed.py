@@ -306,6 +306,7 @@ def test_a_failing_trials_error_never_shows_the_password(
     assert DB_PASSWORD not in json.dumps(records)
 
 
+@pytest.mark.heavy
 def test_workers_ride_out_a_database_restart_and_a_paused_worker(
     own_postgres_cluster: PostgresCluster,
     tiny_corpus: Path,

@@ -92,6 +92,7 @@ def val_acc_steps(tracking: str, run_id: str) -> list[int]:
     return sorted(m.step for m in history)
 
 
+@pytest.mark.heavy
 def test_a_killed_trial_resumes_from_its_last_epoch_with_the_same_result(
     tmp_path: Path, tiny_corpus: Path
 ) -> None:
@@ -127,6 +128,7 @@ def test_a_killed_trial_resumes_from_its_last_epoch_with_the_same_result(
     assert clean.intermediate_values == retried.intermediate_values
 
 
+@pytest.mark.heavy
 def test_ctrl_c_then_resume_reruns_the_interrupted_parameters_from_their_checkpoint(
     tmp_path: Path, tiny_corpus: Path
 ) -> None:

@@ -88,6 +88,7 @@ def test_an_unusable_tracking_store_fails_fast_and_nothing_is_created(
     assert not (tmp_path / "sweeps.db").exists()
 
 
+@pytest.mark.heavy
 def test_a_tracking_outage_mid_sweep_loses_no_trial(
     tmp_path: Path, tiny_corpus: Path, own_mlflow_server: MlflowServer
 ) -> None:

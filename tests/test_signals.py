@@ -115,6 +115,7 @@ def test_a_signal_stops_a_trial_like_ctrl_c_and_the_command_resumes(
     resume_to_completion(tmp_path, args, "slow", 2)
 
 
+@pytest.mark.heavy
 def test_sigterm_to_the_parent_stops_every_worker(tmp_path: Path, tiny_corpus: Path) -> None:
     slow_study(tmp_path / "slow.py")
     args: list[str | Path] = ["run", "slow.py", "--trials", "3", "--workers", "2"]
