@@ -24,7 +24,6 @@ WHOLE_UTTERANCE = {**SHARED, "family": "rnn-seq", "layers": 2, "hidden": 256, "h
 study = StudySpec(
     description="windowed and whole-utterance (Bi)LSTM/GRU",
     train_frames=60_000,
-    val_frames=3_000,
     epochs=10,
     trials=100,
     pruner="hyperband",

@@ -10,7 +10,6 @@ from sweeper.studyfile import StudySpec
 study = StudySpec(
     description="MLP over n-frame windows: width, depth, dropout, optimiser",
     train_frames=60_000,
-    val_frames=3_000,
     epochs=12,
     trials=100,
     pruner="hyperband",

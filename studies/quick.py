@@ -10,7 +10,6 @@ from sweeper.studyfile import StudySpec
 study = StudySpec(
     description="MLP on concatenated frames, small ranges (demo)",
     train_frames=30_000,
-    val_frames=3_000,
     epochs=5,
     trials=20,
     # keep trials in the best quarter at every epoch: 5-epoch trials leave the median pruner

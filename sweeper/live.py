@@ -26,6 +26,7 @@ from sweeper.trial_record import (
     PRUNE_REASON,
     SECONDS,
     STOPPED_EARLY,
+    VAL_ACC_SE,
     baseline_of,
     ranked,
 )
@@ -191,7 +192,9 @@ def leaderboard(trials: list[FrozenTrial], top: int = 10) -> Table:
     # Only params may wrap: on a narrow terminal (or 80 columns when piped) Rich would
     # otherwise squeeze the figures to an ellipsis to keep the parameters on one line.
     # "best/run": the epoch of the trial's best val_acc, of the epochs it ran.
-    for column in ("rank", "trial", "val_acc", N_PARAMS, "best/run", SECONDS):
+    # "± se": the value's standard error over val utterances (a bootstrap); trials closer than
+    # about two of them are not told apart by this val subset.
+    for column in ("rank", "trial", "val_acc", "± se", N_PARAMS, "best/run", SECONDS):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("params", ratio=1)
     for rank, trial in enumerate(complete, 1):
@@ -199,9 +202,15 @@ def leaderboard(trials: list[FrozenTrial], top: int = 10) -> Table:
             str(rank),
             Text.assemble(str(trial.number), baseline_mark(trial)),
             f"{trial.value:.4f}",
+            _standard_error(trial),
             f"{trial.user_attrs.get(N_PARAMS, 0):,}",
             f"{trial.user_attrs.get(BEST_EPOCH, '-')}/{trial.user_attrs.get(EPOCHS_RUN, '-')}",
             f"{trial.user_attrs.get(SECONDS, 0):.1f}",
             format_params(trial.params, 80),
         )
     return table
+
+
+def _standard_error(trial: FrozenTrial) -> str:
+    se = trial.user_attrs.get(VAL_ACC_SE)
+    return "-" if se is None else f"{se:.4f}"

@@ -46,6 +46,7 @@ from sweeper.trial_record import (
     TIME_BUDGET,
     TRIAL_LIMIT,
     UNDER_WAY,
+    VAL_ACC_SE,
     VERSION_ATTR,
     baseline_of,
 )
@@ -200,6 +201,10 @@ def make_objective(
             _record_end(trial, started, epochs_run, trained)
             raise
         trial.set_user_attr(BEST_EPOCH, result.best_epoch)
+        last = ctx.study_file.spec.trial_value == "last"
+        worth = result.history[-1] if last else result.history[result.best_epoch - 1]
+        if worth.val_acc_se is not None:
+            trial.set_user_attr(VAL_ACC_SE, worth.val_acc_se)
         _record_end(trial, started, result.epochs_run, trained)
         if stopped_by is not None:
             trial.set_user_attr(STOPPED_EARLY, stopped_by)
@@ -210,7 +215,7 @@ def make_objective(
             files = {"model.pt": _state_bytes(result.model), "config.json": config_json(config)}
             log.write("model.pt and config.json", lambda: ctx.tracker.log_files(run_id, files))
         close("COMPLETE", best_val_acc=result.best_val_acc, best_epoch=result.best_epoch)
-        return result.best_val_acc
+        return worth.val_acc
 
     return objective
 

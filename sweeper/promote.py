@@ -358,7 +358,11 @@ def _recheck(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         train_part = subset(train_all, round(settings["train_frames"] * request.top_scale), seed)
-        val_part = subset(val_all, round(settings["val_frames"] * request.top_scale), seed)
+        val_part = (
+            val_all
+            if settings["val_frames"] is None
+            else subset(val_all, round(settings["val_frames"] * request.top_scale), seed)
+        )
     for warning in caught:
         console.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
     console.print(

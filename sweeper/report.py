@@ -14,7 +14,7 @@ import optuna
 from optuna.trial import TrialState
 
 from sweeper.progress import study_progress
-from sweeper.trial_record import BASELINE, N_PARAMS, SECONDS, ranked
+from sweeper.trial_record import BASELINE, N_PARAMS, SECONDS, VAL_ACC_SE, ranked
 
 if TYPE_CHECKING:
     from sweeper.tracking import Tracker
@@ -99,7 +99,9 @@ def _leaderboard_csv(trials: list[optuna.trial.FrozenTrial], path: Path) -> Path
     params = sorted({k for t in best_first for k in t.params})
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["rank", "trial", BASELINE, "val_acc", N_PARAMS, SECONDS, *params])
+        writer.writerow(
+            ["rank", "trial", BASELINE, "val_acc", VAL_ACC_SE, N_PARAMS, SECONDS, *params]
+        )
         for rank, t in enumerate(best_first, 1):
             writer.writerow(
                 [
@@ -107,6 +109,7 @@ def _leaderboard_csv(trials: list[optuna.trial.FrozenTrial], path: Path) -> Path
                     t.number,
                     t.user_attrs.get(BASELINE, ""),
                     f"{t.value:.6f}",
+                    t.user_attrs.get(VAL_ACC_SE, ""),
                     t.user_attrs.get(N_PARAMS, ""),
                     t.user_attrs.get(SECONDS, ""),
                     *(t.params.get(k, "") for k in params),

@@ -65,7 +65,11 @@ def study_subset(plan: RunPlan, console: Console) -> tuple[Corpus, Split, Split]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         train = subset(train_all, spec.train_frames, seed=spec.subset_seed)
-        val = subset(val_all, spec.val_frames, seed=spec.subset_seed)
+        val = (
+            val_all
+            if spec.val_frames is None
+            else subset(val_all, spec.val_frames, seed=spec.subset_seed)
+        )
     if plan.worker_index == 0:
         for warning in caught:
             console.print(f"[yellow]warning:[/] {warning.message}")

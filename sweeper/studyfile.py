@@ -20,13 +20,16 @@ from sweeper.errors import StudyError, StudyFileError
 
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("hyperband", "median", "percentile", "none")
+TRIAL_VALUES = ("best", "last")
 
 
 @dataclass(frozen=True)
 class StudySpec:
     """The settings of a study. Every trial trains on the same seeded subset of the train split.
 
-    train_frames / val_frames: subset sizes (whole utterances until at least that many frames).
+    train_frames / val_frames: subset sizes (whole utterances until at least that many frames);
+        val_frames None (the default): the whole val split, since a trial's value is only as
+        good as the utterances it is measured on (benchmarks/val_noise.py).
     epochs: the epoch budget of a trial (the pruner's max resource).
     trials: the default `--trials` target (the grid's size for the grid sampler).
     fixed: config entries shared by every trial (the search space's values win on conflicts).
@@ -47,12 +50,14 @@ class StudySpec:
     max_params: a trial whose model has more parameters is PRUNED before it trains.
     max_trial_seconds: a trial stops at the first epoch boundary past this many seconds and is
         worth its best epoch so far.
+    trial_value: what a COMPLETE trial is worth: "best" (its best epoch's val_acc, the weights it
+        keeps and the epoch `promote`'s early stopping would pick) or "last" (its final epoch's).
     """
 
     name: str | None = None
     description: str = ""
     train_frames: int = 60_000
-    val_frames: int = 3_000
+    val_frames: int | None = None
     epochs: int = 10
     trials: int = 20
     sampler: str = "tpe"
@@ -70,6 +75,7 @@ class StudySpec:
     baselines: list[dict[str, Any]] = field(default_factory=list)
     max_params: int | None = None
     max_trial_seconds: float | None = None
+    trial_value: str = "best"
 
     @property
     def default_trials(self) -> int:
@@ -84,8 +90,12 @@ class StudySpec:
             raise ValueError(f"pruner must be one of {', '.join(PRUNERS)}, not {self.pruner!r}")
         if not 0 < self.pruner_percentile <= 100:
             raise ValueError(f"pruner_percentile must be in (0, 100], not {self.pruner_percentile}")
-        if min(self.train_frames, self.val_frames, self.epochs, self.trials) < 1:
+        if min(self.train_frames, self.val_frames or 1, self.epochs, self.trials) < 1:
             raise ValueError("train_frames, val_frames, epochs and trials must be at least 1")
+        if self.trial_value not in TRIAL_VALUES:
+            raise ValueError(
+                f"trial_value must be one of {', '.join(TRIAL_VALUES)}, not {self.trial_value!r}"
+            )
         if self.keep_checkpoints < 0:
             raise ValueError(f"keep_checkpoints must be 0 or more, not {self.keep_checkpoints}")
         for key in ("max_params", "max_trial_seconds"):

@@ -32,6 +32,7 @@ from sweeper.data.split import Split
 from sweeper.errors import DataError, SweeperError
 from sweeper.models import DEFAULTS, Family, RunConfig, build_model, family_of, resolve_config
 from sweeper.phones import NUM_CLASSES
+from sweeper.standard_error import utterance_bootstrap_se
 
 __all__ = [
     "DEFAULTS",
@@ -62,6 +63,9 @@ class EpochStats:
     epoch_seconds: float  # training plus validation
     lr: float  # at the epoch's first step
     gpu_memory_peak_mb: float | None = None  # since the run started; None off CUDA
+    # val_acc's standard error over val utterances (sweeper.standard_error); None in the
+    # checkpoints of sweeper versions that did not measure it
+    val_acc_se: float | None = None
 
     def metrics(self) -> dict[str, float]:
         """The per-epoch MLflow metrics (step = `epoch`)."""
@@ -207,7 +211,7 @@ def train(
                 loss_sum += loss.detach() * len(y)
                 correct += (logits.argmax(1) == y).sum()
                 frames += len(y)
-            val_loss, val_acc = _evaluate(family, model, val_batches, amp)
+            val_loss, val_acc, val_acc_se = _evaluate(family, model, val_batches, val.lengths, amp)
             stats = EpochStats(
                 epoch=len(history) + 1,
                 train_loss=loss_sum.item() / frames,
@@ -217,6 +221,7 @@ def train(
                 epoch_seconds=time.perf_counter() - epoch_started,
                 lr=lr,
                 gpu_memory_peak_mb=_gpu_memory_peak_mb(dev),
+                val_acc_se=val_acc_se,
             )
             if not (math.isfinite(stats.train_loss) and math.isfinite(stats.val_loss)):
                 raise NonFiniteLossError(
@@ -309,19 +314,27 @@ def select_device(device: str = "auto") -> torch.device:
 
 @torch.no_grad()
 def _evaluate(
-    family: Family, model: nn.Module, batches: FrameBatches | SequenceBatches, amp: Any
-) -> tuple[float, float]:
+    family: Family,
+    model: nn.Module,
+    batches: FrameBatches | SequenceBatches,
+    lengths: torch.Tensor,
+    amp: Any,
+) -> tuple[float, float, float]:
+    """(loss, frame accuracy, its standard error over utterances) on val; batches in file order."""
     model.eval()
     loss_sum = torch.zeros((), device=next(model.parameters()).device)
-    correct = torch.zeros_like(loss_sum, dtype=torch.int64)
-    frames = 0
+    hits = []
     for batch in batches.epoch(0):
         with torch.autocast(loss_sum.device.type, dtype=amp, enabled=amp is not None):
             logits, y = family.logits(model, batch)
         loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
-        correct += (logits.argmax(1) == y).sum()
-        frames += len(y)
-    return loss_sum.item() / frames, correct.item() / frames
+        hits.append(logits.argmax(1) == y)
+    hit = torch.cat(hits).cpu()
+    return (
+        loss_sum.item() / len(hit),
+        hit.double().mean().item(),
+        utterance_bootstrap_se(hit, lengths),
+    )
 
 
 def frame_logits(cfg: RunConfig, model: nn.Module, batch: Any) -> tuple[torch.Tensor, Any]:

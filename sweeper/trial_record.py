@@ -23,6 +23,7 @@ RUN_ATTR = "mlflow_run_id"  # the trial's MLflow run
 VERSION_ATTR = "settings_version"  # the version of the study's settings it ran under
 N_PARAMS = "n_params"
 CONFIG = "config"  # the exact config it trained: what `promote` retrains
+VAL_ACC_SE = "val_acc_se"  # the standard error of the trial's value, over val utterances
 BEST_EPOCH = "best_epoch"  # the epoch of its best val_acc, counting epochs a resume replayed
 EPOCHS_RUN = "epochs_run"  # including the epochs of its lineage's checkpoint
 EPOCHS_TRAINED = "epochs_trained"  # by this trial itself; a resumed trial's others ran before

@@ -44,6 +44,7 @@ from tests.test_run import mlflow_runs, trials_of, write_study
             "--timeout and --time-budget: give one",
         ),
         (lambda d, c: ["run", "limits.py"], "limits.py:2: ValueError: max_params must be a number"),
+        (lambda d, c: ["run", "worth.py"], "worth.py:2: ValueError: trial_value must be one of"),
         (lambda d, c: ["run", "baseline.py"], "baseline.py:2: ValueError: baselines[1] must be a"),
     ],
     ids=[
@@ -64,6 +65,7 @@ from tests.test_run import mlflow_runs, trials_of, write_study
         "zero-time-budget",
         "timeout-and-time-budget",
         "negative-max-params",
+        "unknown-trial-value",
         "baseline-not-a-dict",
     ],
 )
@@ -80,7 +82,11 @@ def test_bad_input_is_one_line_and_touches_no_store(
         "from sweeper.studyfile import StudySpec\nstudy = StudySpec(sampler='cmaes')\n"
         "def search_space(trial):\n    return {}\n"
     )
-    for name, settings in (("limits", "max_params=-5"), ("baseline", "baselines=[{}, 'n=3']")):
+    for name, settings in (
+        ("limits", "max_params=-5"),
+        ("baseline", "baselines=[{}, 'n=3']"),
+        ("worth", "trial_value='mean'"),
+    ):
         (tmp_path / f"{name}.py").write_text(
             f"from sweeper.studyfile import StudySpec\nstudy = StudySpec({settings})\n"
             "def search_space(trial):\n    return {}\n"
