@@ -1,9 +1,9 @@
 """`sweeper promote`: a study's best config retrained on the full data, registered, submitted.
 
-In order: pick the trial (with --top, the best of the top K re-ranked on a larger subset), retrain
-its config on the full course train split with early stopping on val, as an MLflow run nested
-under the study's parent; export the model, register it and move the `champion` alias when it
-wins; write the Kaggle CSV of the test split.
+In order: pick the trial (with --top, the best of the top K by their mean val_acc over several
+seeds on a larger subset), retrain its config on the full course train split with early stopping
+on val, as an MLflow run nested under the study's parent; export the model, register it and move
+the `champion` alias when it wins; write the Kaggle CSV of the test split.
 
 Every training run checkpoints each epoch in a directory of the user cache keyed by everything
 that decides what it trains (stores, study, trials, epochs, data), and the promote run's MLflow
@@ -19,6 +19,7 @@ import json
 import logging
 import re
 import shutil
+import statistics
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,7 +39,7 @@ from sweeper.atomic import write_atomically
 from sweeper.data import Split, course_split, load_corpus, subset
 from sweeper.data.corpus import Corpus
 from sweeper.errors import DataError, StudyError
-from sweeper.models import count_parameters
+from sweeper.models import count_parameters, resolve_config
 from sweeper.placement import describe_device
 from sweeper.predictions import accuracy, predict_utterances, write_predictions
 from sweeper.registry import VAL_ACC_TAG, Champion, crown_if_better
@@ -75,18 +76,37 @@ class PromoteRequest:
     register_as: str | None = None  # default: the study name
     top: int = 1
     top_scale: float = 10.0  # --top subsets are this many times the study's
+    seeds: int = 2  # --top K > 1 retrains each candidate this many times; unused otherwise
     patience: int = 3
     device: str = "auto"
 
 
 @dataclass(frozen=True)
 class Recheck:
-    """One of the top K trials retrained on the larger subset."""
+    """One of the top K trials retrained on the larger subset, once per seed."""
 
     trial: int
     sweep_val_acc: float
-    val_acc: float
-    best_epoch: int
+    val_acc: dict[int, float]  # the best val_acc of each seed's run, by seed
+
+    @property
+    def mean(self) -> float:
+        return statistics.mean(self.val_acc.values())
+
+    @property
+    def sd(self) -> float:
+        """The sample standard deviation over the seeds (there are at least 2)."""
+        return statistics.stdev(self.val_acc.values())
+
+    def cells(self, seeds: list[int], digits: int) -> list[str]:
+        """The val_acc of each of `seeds`, empty for a seed this trial did not run."""
+        return [f"{self.val_acc[s]:.{digits}f}" if s in self.val_acc else "" for s in seeds]
+
+
+def seeds_of(rechecks: list[Recheck]) -> list[int]:
+    """Every seed any recheck ran, in order: one column each in the table and top_k.csv (a
+    study that searches `seed` gives its candidates different ones)."""
+    return sorted({seed for recheck in rechecks for seed in recheck.val_acc})
 
 
 @dataclass(frozen=True)
@@ -151,7 +171,7 @@ def _promote(study: optuna.Study, request: PromoteRequest, console: Console) -> 
     chosen = candidates[0]
     if len(candidates) > 1:
         rechecks = _recheck(candidates, train_all, val_all, settings, request, state, console)
-        best = max(rechecks, key=lambda r: r.val_acc)
+        best = max(rechecks, key=lambda r: r.mean)
         chosen = next(t for t in candidates if t.number == best.trial)
     config = {**chosen.user_attrs[CONFIG], "epochs": epochs, "patience": request.patience}
 
@@ -215,6 +235,11 @@ def _promote(study: optuna.Study, request: PromoteRequest, console: Console) -> 
 def _candidates(study: optuna.Study, request: PromoteRequest) -> list[FrozenTrial]:
     """[trial N] for --trial, else the best `top` COMPLETE trials, best first."""
     name, trials = request.study_name, study.get_trials(deepcopy=False)
+    if request.top > 1 and request.seeds < 2:
+        raise StudyError(
+            f"--seeds {request.seeds}: --top needs at least 2 seeds per candidate, so that "
+            "a lucky seed does not pick the winner"
+        )
     if request.trial is not None:
         if request.top > 1:
             raise StudyError("--trial and --top exclude each other: pick one trial or re-rank K")
@@ -291,6 +316,7 @@ class ResumeState:
             "epochs": epochs,
             "patience": request.patience,
             "top_scale": request.top_scale,
+            "seeds": request.seeds,
             "data": fingerprint,
         }
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
@@ -301,8 +327,9 @@ class ResumeState:
     def full_run(self) -> Path:
         return self.directory / "full"
 
-    def recheck(self, trial: int) -> Path:
-        return self.directory / f"recheck-{trial}"
+    def recheck(self, trial: int, seed: int) -> Path:
+        """A finished recheck's checkpoint holds all its epochs: resumed, it trains none."""
+        return self.directory / f"recheck-{trial}-seed-{seed}"
 
     @property
     def _run_file(self) -> Path:
@@ -353,42 +380,46 @@ def _recheck(
     state: ResumeState,
     console: Console,
 ) -> list[Recheck]:
-    """Each candidate's exact config retrained on subsets `top_scale` times the study's."""
-    seed = settings["subset_seed"]
+    """Each candidate's exact config retrained on subsets `top_scale` times the study's, with
+    its own seed and the `request.seeds - 1` after it."""
+    subset_seed, scale = settings["subset_seed"], request.top_scale
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        train_part = subset(train_all, round(settings["train_frames"] * request.top_scale), seed)
+        train_part = subset(train_all, round(settings["train_frames"] * scale), subset_seed)
         val_part = (
             val_all
             if settings["val_frames"] is None
-            else subset(val_all, round(settings["val_frames"] * request.top_scale), seed)
+            else subset(val_all, round(settings["val_frames"] * scale), subset_seed)
         )
     for warning in caught:
         console.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
     console.print(
         f"re-ranking the top {len(candidates)} trials on {train_part.num_frames:,} train / "
-        f"{val_part.num_frames:,} val frames ({request.top_scale:g}x the study's subset)",
+        f"{val_part.num_frames:,} val frames ({request.top_scale:g}x the study's subset), "
+        f"{request.seeds} seeds each",
         highlight=False,
     )
     rechecks = []
     with _progress(console) as progress:
         for trial in candidates:
             config = trial.user_attrs[CONFIG]
-            task = progress.add_task(
-                f"trial {trial.number} recheck", total=config["epochs"], status=""
-            )
-            result = train(
-                config,
-                train_part,
-                val_part,
-                on_epoch=_epoch_logger(None, None, progress, task),
-                checkpoint_dir=state.recheck(trial.number),
-                device=request.device,
-            )
-            progress.update(task, total=result.epochs_run, completed=result.epochs_run)
-            rechecks.append(
-                Recheck(trial.number, trial.value or 0.0, result.best_val_acc, result.best_epoch)
-            )
+            first_seed = resolve_config(config).seed
+            val_acc: dict[int, float] = {}
+            for seed in range(first_seed, first_seed + request.seeds):
+                task = progress.add_task(
+                    f"trial {trial.number} seed {seed} recheck", total=config["epochs"], status=""
+                )
+                result = train(
+                    {**config, "seed": seed},
+                    train_part,
+                    val_part,
+                    on_epoch=_epoch_logger(None, None, progress, task),
+                    checkpoint_dir=state.recheck(trial.number, seed),
+                    device=request.device,
+                )
+                progress.update(task, total=result.epochs_run, completed=result.epochs_run)
+                val_acc[seed] = result.best_val_acc
+            rechecks.append(Recheck(trial.number, trial.value or 0.0, val_acc))
     return rechecks
 
 
@@ -506,11 +537,17 @@ def _log_outcome(
 
 
 def recheck_csv(rechecks: list[Recheck]) -> bytes:
+    """One row per candidate, in the study's order; a seed it did not run is an empty cell."""
+    seeds = seeds_of(rechecks)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["trial", "sweep_val_acc", "recheck_val_acc", "recheck_best_epoch"])
+    writer.writerow(
+        ["trial", "sweep_val_acc", "mean_val_acc", "sd_val_acc"]
+        + [f"val_acc_seed_{seed}" for seed in seeds]
+    )
     for r in rechecks:
-        writer.writerow([r.trial, f"{r.sweep_val_acc:.6f}", f"{r.val_acc:.6f}", r.best_epoch])
+        scores = [f"{value:.6f}" for value in (r.sweep_val_acc, r.mean, r.sd)]
+        writer.writerow([r.trial, *scores, *r.cells(seeds, 6)])
     return buffer.getvalue().encode()
 
 

@@ -7,6 +7,7 @@ import io
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -40,10 +41,11 @@ def swept(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def first(swept: Path) -> subprocess.CompletedProcess[str]:
-    """The first promotion: the top two trials re-ranked on a subset twice the study's."""
+    """The first promotion: the top two trials re-ranked, two seeds each, on a subset twice the
+    study's."""
     return sweeper(
-        "promote", STUDY, "--top", "2", "--top-scale", "2", "--epochs", "3", "--out", "first.csv",
-        cwd=swept,
+        "promote", STUDY, "--top", "2", "--seeds", "2", "--top-scale", "2", "--epochs", "3",
+        "--out", "first.csv", cwd=swept,
     )  # fmt: skip
 
 
@@ -82,7 +84,7 @@ def test_promote_retrains_the_best_rechecked_trial_on_the_full_split(
     top_two = sorted(complete, key=lambda t: t.value, reverse=True)[:2]
     table = list(csv.DictReader(io.StringIO(download(client, run.info.run_id, "top_k.csv"))))
     assert sorted(int(row["trial"]) for row in table) == sorted(t.number for t in top_two)
-    winner = max(table, key=lambda row: float(row["recheck_val_acc"]))["trial"]
+    winner = max(table, key=lambda row: float(row["mean_val_acc"]))["trial"]
     source = next(t for t in complete if str(t.number) == winner)
     assert run.data.tags["sweeper.source_trial"] == winner
     assert run.data.tags["sweeper.source_run_id"] == source.user_attrs[RUN_ATTR]
@@ -113,6 +115,43 @@ def test_promote_retrains_the_best_rechecked_trial_on_the_full_split(
     [logits] = model.signature.outputs.inputs
     assert (features.shape, features.type, logits.shape) == ((-1, 39), np.float32, (-1, 41))
     assert model.saved_input_example_info is not None
+
+
+def test_top_k_ranks_each_candidate_by_its_mean_over_seeds(
+    swept: Path, first: subprocess.CompletedProcess[str]
+) -> None:
+    client, _, _ = mlflow_runs(swept, STUDY)
+    [run] = promote_runs(swept)
+    table = list(csv.DictReader(io.StringIO(download(client, run.info.run_id, "top_k.csv"))))
+    # the study file leaves the config's seed at its default, 0: the rechecks ran seeds 0 and 1
+    assert list(table[0]) == [
+        "trial", "sweep_val_acc", "mean_val_acc", "sd_val_acc", "val_acc_seed_0", "val_acc_seed_1"
+    ]  # fmt: skip
+    printed = first.stdout.split("Top trials re-ranked on the larger subset", 1)[1]
+    for row in table:
+        by_seed = [float(row["val_acc_seed_0"]), float(row["val_acc_seed_1"])]
+        assert float(row["mean_val_acc"]) == pytest.approx(statistics.mean(by_seed), abs=1e-6)
+        assert float(row["sd_val_acc"]) == pytest.approx(statistics.stdev(by_seed), abs=1e-6)
+        # the printed row: trial, study value, mean, spread and each seed's value
+        shown = [f"{float(row[key]):.4f}" for key in list(row)[1:]]
+        assert re.search(rf"\b{row['trial']}( \*)? *│ *" + " *│ *".join(shown), printed), printed
+    assert "sd" in printed and "seed 0" in printed and "seed 1" in printed
+    winner = max(table, key=lambda row: float(row["mean_val_acc"]))
+    assert run.data.tags["sweeper.source_trial"] == winner["trial"]
+    assert re.search(rf"\b{winner['trial']} \*", printed)
+
+
+def test_top_k_with_fewer_than_two_seeds_is_refused(swept: Path, tmp_path: Path) -> None:
+    runs_before = len(promote_runs(swept))
+    result = sweeper(
+        "promote", STUDY, "--top", "2", "--seeds", "1", "--out", tmp_path / "p.csv",
+        cwd=swept, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: --seeds 1:"), line
+    assert not (tmp_path / "p.csv").exists()
+    assert len(promote_runs(swept)) == runs_before
 
 
 def test_the_model_version_links_back_to_its_trial_and_study(
@@ -360,3 +399,29 @@ def test_a_resumed_promote_whose_model_was_registered_registers_no_second_versio
     assert run.info.status == "FINISHED"
     assert run.data.tags["sweeper.model_version"] == f"{STUDY}/{registered.version}"
     assert float(version.tags["val_acc"]) == run.data.metrics["best_val_acc"]
+
+
+def test_an_interrupted_top_k_does_not_retrain_a_finished_recheck(swept: Path) -> None:
+    # registered apart, so the other tests' champion stays theirs
+    args = ("promote", STUDY, "--top", "2", "--seeds", "2", "--top-scale", "2", "--epochs", "8",
+            "--patience", "0", "--register-as", "promo-seeds", "--out", "sixth.csv")  # fmt: skip
+    run_id = kill_after_first_epoch(swept, args)  # every recheck ran before the full run began
+    [full] = promote_cache().glob(f"{STUDY}-*/full/checkpoint.pt")
+    state = full.parent.parent
+    rechecks = {p: p.stat().st_mtime_ns for p in state.glob("recheck-*/checkpoint.pt")}
+    complete = [t for t in trials_of(swept, STUDY) if t.state.name == "COMPLETE"]
+    top_two = sorted(t.number for t in sorted(complete, key=lambda t: -t.value)[:2])
+    assert sorted(p.parent.name for p in rechecks) == [
+        f"recheck-{trial}-seed-{seed}" for trial in top_two for seed in (0, 1)
+    ]
+
+    proc = start_sweeper(*args, cwd=swept)
+    written = full.stat().st_mtime_ns
+    deadline = time.monotonic() + 120
+    while full.stat().st_mtime_ns == written:  # the full run's next epoch: past the rechecks
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    assert {p: p.stat().st_mtime_ns for p in rechecks} == rechecks
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    assert f"continuing MLflow run {run_id}" in stderr

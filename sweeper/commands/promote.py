@@ -40,6 +40,15 @@ def promote(
     top_scale: Annotated[
         float, typer.Option(min=1.0, help="--top subset size, in multiples of the study's.")
     ] = 10.0,
+    seeds: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="--top: train each of the K this many times (at least 2), with the trial's seed "
+            "and the ones after it, and rank them by the mean. Without --top there is no "
+            "re-ranking and the trial trains once, with its own seed.",
+        ),
+    ] = 2,
     data: DataOption = None,
     storage: StorageOption = None,
     tracking_uri: TrackingOption = None,
@@ -84,6 +93,7 @@ def promote(
         register_as=register_as,
         top=top,
         top_scale=top_scale,
+        seeds=seeds,
         patience=patience,
         device=device.value,
     )
@@ -144,17 +154,25 @@ def score(
 
 
 def recheck_table(rechecks: list[Recheck], chosen: int) -> Table:
+    """The candidates by their mean val_acc on the larger subset; sd is the sample standard
+    deviation over the seeds, a seed column is that seed's run."""
+    from sweeper.promote import seeds_of
+
+    seeds = seeds_of(rechecks)
     table = Table(title="Top trials re-ranked on the larger subset", header_style="bold")
-    for column in ("rank", "trial", "sweep val_acc", "larger-subset val_acc", "best epoch"):
+    for column in ("rank", "trial", "sweep val_acc", "mean val_acc", "sd"):
         table.add_column(column, justify="right")
-    ranked = sorted(rechecks, key=lambda r: r.val_acc, reverse=True)
+    for seed in seeds:
+        table.add_column(f"seed {seed}", justify="right")
+    ranked = sorted(rechecks, key=lambda r: r.mean, reverse=True)
     for rank, recheck in enumerate(ranked, 1):
         table.add_row(
             str(rank),
             f"{recheck.trial}{' *' if recheck.trial == chosen else ''}",
             f"{recheck.sweep_val_acc:.4f}",
-            f"{recheck.val_acc:.4f}",
-            str(recheck.best_epoch),
+            f"{recheck.mean:.4f}",
+            f"{recheck.sd:.4f}",
+            *recheck.cells(seeds, 4),
         )
     return table
 
