@@ -14,7 +14,7 @@ import optuna
 from optuna.trial import TrialState
 
 from sweeper.progress import study_progress
-from sweeper.trial_record import BASELINE, N_PARAMS, SECONDS, ranked
+from sweeper.trial_record import BASELINE, N_PARAMS, SECONDS, WARM_START_FROM, ranked
 
 if TYPE_CHECKING:
     from sweeper.tracking import Tracker
@@ -99,13 +99,15 @@ def _leaderboard_csv(trials: list[optuna.trial.FrozenTrial], path: Path) -> Path
     params = sorted({k for t in best_first for k in t.params})
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["rank", "trial", BASELINE, "val_acc", N_PARAMS, SECONDS, *params])
+        header = ["rank", "trial", BASELINE, WARM_START_FROM, "val_acc", N_PARAMS, SECONDS]
+        writer.writerow([*header, *params])
         for rank, t in enumerate(best_first, 1):
             writer.writerow(
                 [
                     rank,
                     t.number,
                     t.user_attrs.get(BASELINE, ""),
+                    t.user_attrs.get(WARM_START_FROM, ""),
                     f"{t.value:.6f}",
                     t.user_attrs.get(N_PARAMS, ""),
                     t.user_attrs.get(SECONDS, ""),
