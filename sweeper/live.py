@@ -27,6 +27,7 @@ from sweeper.trial_record import (
     SECONDS,
     STOPPED_EARLY,
     VAL_ACC_SE,
+    WARM_START_FROM,
     baseline_of,
     ranked,
 )
@@ -63,10 +64,14 @@ def best_of(trial: FrozenTrial) -> float | None:
     return max(values) if values else None
 
 
-def baseline_mark(trial: FrozenTrial) -> Text:
-    """` baseline 2`, to follow the number of a trial that runs a study file's baseline."""
+def trial_mark(trial: FrozenTrial) -> Text:
+    """` baseline 2` or ` from quick:7`, to follow the number of a trial that runs a study
+    file's baseline, or that copies or re-runs another study's trial (`--warm-start`)."""
     index = baseline_of(trial)
-    return Text("" if index is None else f" baseline {index}", "magenta")
+    if index is not None:
+        return Text(f" baseline {index}", "magenta")
+    source = trial.user_attrs.get(WARM_START_FROM)
+    return Text("" if source is None else f" from {source}", "magenta")
 
 
 def trial_line(trial: FrozenTrial, epochs: int) -> Text:
@@ -75,7 +80,7 @@ def trial_line(trial: FrozenTrial, epochs: int) -> Text:
     seconds = trial_seconds(trial) or 0.0
     line = Text.assemble(
         (f"trial {trial.number:>3}", "bold"),
-        baseline_mark(trial),
+        trial_mark(trial),
         " ",
         (f"{state:<8}", STATE_STYLE.get(state, "")),
         f" val_acc {best:.4f}" if best is not None else " val_acc   -   ",
@@ -200,7 +205,7 @@ def leaderboard(trials: list[FrozenTrial], top: int = 10) -> Table:
     for rank, trial in enumerate(complete, 1):
         table.add_row(
             str(rank),
-            Text.assemble(str(trial.number), baseline_mark(trial)),
+            Text.assemble(str(trial.number), trial_mark(trial)),
             f"{trial.value:.4f}",
             _standard_error(trial),
             f"{trial.user_attrs.get(N_PARAMS, 0):,}",

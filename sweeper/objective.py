@@ -16,7 +16,7 @@ from typing import Any
 
 import optuna
 import torch
-from optuna.trial import FrozenTrial
+from optuna.trial import BaseTrial, FrozenTrial
 
 from sweeper.data import Split
 from sweeper.errors import StudyFileError
@@ -48,6 +48,7 @@ from sweeper.trial_record import (
     UNDER_WAY,
     VAL_ACC_SE,
     VERSION_ATTR,
+    WARM_START_FROM,
     baseline_of,
 )
 from sweeper.unlogged import TrialLog
@@ -73,7 +74,7 @@ class TrialContext:
     checkpoints: CheckpointStore | None = None
 
 
-def trial_config(study_file: StudyFile, trial: optuna.Trial) -> dict[str, Any]:
+def trial_config(study_file: StudyFile, trial: BaseTrial) -> dict[str, Any]:
     """The trial's config, validated. A problem no sampled value can cure (an unknown key, a
     bad constant) is a StudyFileError, which stops the sweep; a bad value of a parameter the
     trial sampled fails this trial only."""
@@ -148,6 +149,8 @@ def make_objective(
             baseline = baseline_of(frozen)
             if baseline is not None:
                 tags["sweeper.baseline"] = str(baseline)
+            if WARM_START_FROM in frozen.user_attrs:
+                tags["sweeper.warm_start"] = str(frozen.user_attrs[WARM_START_FROM])
             run_id = log.write(
                 "its run",
                 lambda: ctx.tracker.start_trial(ctx.parent_run_id, trial.number, {}, tags),

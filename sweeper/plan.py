@@ -55,6 +55,8 @@ class RunPlan:
     heartbeat_interval: int
     grace_period: int
     accept_changes: bool
+    warm_start: str | None = None  # another study of the storage whose trials this one reuses
+    warm_start_top: int = 10  # how many of its best trials to queue when they cannot be copied
     max_retry: int = 2
 
     @property
@@ -112,6 +114,8 @@ def plan_run(
     grace: int,
     worker_index: int,
     accept_changes: bool,
+    warm_start: str | None,
+    warm_start_top: int,
     console: Console,
 ) -> RunPlan:
     """The plan of `sweeper run`'s flags; a StudyError (one line) for anything they cannot mean.
@@ -132,6 +136,10 @@ def plan_run(
     sf = load_study_file(study_file)
     if study_name:
         sf = dataclasses.replace(sf, name=study_name)
+    if warm_start == sf.name:
+        raise StudyError(
+            f"--warm-start {warm_start}: that is this study; name another study of the storage"
+        )
     sampler = sampler or sf.spec.sampler
     try:
         sf.spec.check_sampler(sampler)
@@ -179,6 +187,8 @@ def plan_run(
         heartbeat_interval=heartbeat,
         grace_period=grace,
         accept_changes=accept_changes,
+        warm_start=warm_start,
+        warm_start_top=warm_start_top,
     )
 
 

@@ -14,7 +14,7 @@ import optuna
 from optuna.trial import TrialState
 
 from sweeper.progress import study_progress
-from sweeper.trial_record import BASELINE, N_PARAMS, SECONDS, VAL_ACC_SE, ranked
+from sweeper.trial_record import BASELINE, N_PARAMS, SECONDS, VAL_ACC_SE, WARM_START_FROM, ranked
 
 if TYPE_CHECKING:
     from sweeper.tracking import Tracker
@@ -99,15 +99,24 @@ def _leaderboard_csv(trials: list[optuna.trial.FrozenTrial], path: Path) -> Path
     params = sorted({k for t in best_first for k in t.params})
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(
-            ["rank", "trial", BASELINE, "val_acc", VAL_ACC_SE, N_PARAMS, SECONDS, *params]
-        )
+        header = [
+            "rank",
+            "trial",
+            BASELINE,
+            WARM_START_FROM,
+            "val_acc",
+            VAL_ACC_SE,
+            N_PARAMS,
+            SECONDS,
+        ]
+        writer.writerow([*header, *params])
         for rank, t in enumerate(best_first, 1):
             writer.writerow(
                 [
                     rank,
                     t.number,
                     t.user_attrs.get(BASELINE, ""),
+                    t.user_attrs.get(WARM_START_FROM, ""),
                     f"{t.value:.6f}",
                     t.user_attrs.get(VAL_ACC_SE, ""),
                     t.user_attrs.get(N_PARAMS, ""),

@@ -37,17 +37,30 @@ def execute(plan: RunPlan, argv: list[str], console: Console) -> int:
 
     from sweeper.sweep import Worker
     from sweeper.tracking import context_tags
+    from sweeper.warm_start import load_source, warm_start
 
     quiet_libraries()  # after the imports: importing mlflow sets its own log levels
+    # checked before the study exists: a refused warm start leaves nothing behind
+    source = load_source(plan, corpus.fingerprint) if plan.warm_start else None
     worker = Worker(plan)
     device = describe_device(plan.device, plan.threads)
     tags = context_tags(corpus.fingerprint, plan.spec.subset_seed, device)
     settings = run_settings(plan, corpus.root, corpus.fingerprint, train, val)
     context = worker.open(settings, tags, train, val)
+    warmed = None
+    if source is not None:
+        warmed = warm_start(plan, worker.study, source, settings, context.settings_version)
     if plan.worker_index != 0:
         worker.sweep(context)
         return 0
     announce(plan, train, val, console)
+    if warmed is not None:
+        console.print(
+            f"warm start from study {warmed.source}: {warmed.copied} trial(s) copied, "
+            f"{warmed.queued} queued to run first"
+            + (" (done before: not repeated)" if warmed.earlier else ""),
+            highlight=False,
+        )
     outcome = worker.sweep(context, _alongside(worker, plan, argv, console))
     conclude(worker, outcome, console)
     return 0

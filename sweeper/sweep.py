@@ -42,7 +42,7 @@ from sweeper.trial_record import (
     RESUMES,
     RUN_ATTR,
     SPEC_ATTR,
-    baseline_of,
+    WARM_START_FROM,
     is_surplus,
     ranked,
     was_interrupted,
@@ -384,8 +384,9 @@ def requeue_interrupted(study: optuna.Study) -> list[int]:
     for trial in trials:
         if not was_interrupted(trial) or trial.number in requeued:
             continue
-        baseline = baseline_of(trial)  # a re-run of a baseline is still that baseline
-        marks = {} if baseline is None else {BASELINE: baseline}
+        # a re-run of a baseline, or of another study's trial, is still marked as one
+        attrs = trial.user_attrs
+        marks = {k: attrs[k] for k in (BASELINE, WARM_START_FROM) if k in attrs}
         study.add_trial(
             optuna.trial.create_trial(
                 state=TrialState.WAITING,

@@ -32,6 +32,8 @@ SECONDS = "seconds"  # wall-clock time of the trial
 FAIL_REASON = "fail_reason"  # why a trial failed
 PRUNE_REASON = "prune_reason"  # why a trial was pruned (the pruner's epoch, or max_params)
 BASELINE = "baseline"  # a baseline config of the study file: its index in `baselines`
+# A trial copied from, or queued with the parameters of, another study's trial (`study:number`).
+WARM_START_FROM = "warm_start_from"
 # A trial that a time limit ended before its last epoch: which one (it is worth its best epoch).
 STOPPED_EARLY = "stopped_early"
 TRIAL_LIMIT = "max_trial_seconds"  # the study file's limit on one trial
@@ -55,6 +57,8 @@ PARENT_ATTR = "mlflow_parent_run_id"  # the study's MLflow parent run, shared by
 SPEC_ATTR = "sweeper"  # the current settings
 VERSIONS_ATTR = "sweeper_settings"  # {version: settings} of every settings the study ran with
 BASELINES_ATTR = "baselines_queued"  # the baselines' params queued so far, never queued twice
+# {other study: the numbers of its trials copied and queued}: each warm start happens once
+WARM_STARTS_ATTR = "warm_started_from"
 
 # States, each set with one meaning.
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # what counts towards --trials

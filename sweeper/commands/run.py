@@ -77,6 +77,26 @@ def run(
         help="Resume although the study file, data, subset, epochs, sampler or pruner changed "
         "since the study began (the change is recorded; by default it is refused).",
     ),
+    warm_start: str | None = typer.Option(
+        None,
+        "--warm-start",
+        metavar="OTHER_STUDY",
+        help="Reuse the COMPLETE trials of another study of the same --storage and data, once "
+        "in this study's life. One that ran exactly what this study would (the same parameter "
+        "distributions, the same config, the same subset) is copied as a COMPLETE trial, "
+        "without an MLflow run, and counts towards --trials; of the others, the best "
+        "--warm-start-top have their parameters (those this search space takes) queued to run "
+        "first.",
+        show_default=False,
+    ),
+    warm_start_top: int = typer.Option(
+        10,
+        "--warm-start-top",
+        min=1,
+        metavar="K",
+        help="With --warm-start: how many of the other study's best trials that cannot be "
+        "copied are queued.",
+    ),
 ) -> None:
     """Run (or resume) a sweep: each trial trains on the study's fixed subset, pruned on val_acc.
 
@@ -88,6 +108,8 @@ def run(
     For a fixed time instead: sweeper run studies/mlp.py --time-budget 2h
 
     On a machine with GPUs: sweeper run studies/lstm.py --gpus 0,1 --per-gpu 2
+
+    Starting from another study's trials: sweeper run studies/mlp.py --warm-start quick
     """
     from sweeper.plan import plan_run
     from sweeper.runner import execute
@@ -116,6 +138,8 @@ def run(
             grace=grace,
             worker_index=worker_index,
             accept_changes=accept_changes,
+            warm_start=warm_start,
+            warm_start_top=warm_start_top,
             console=console,
         )
         code = execute(plan, sys.argv[1:], console)
