@@ -21,6 +21,11 @@ from types import FrameType
 STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PARENT_ENV = "SWEEPER_PARENT_PID"
 _PR_SET_PDEATHSIG = 1
+# The kernel sends a worker its parent-death signal again each time it hands the worker on to
+# another thread of the dying parent (torch gives it dozens): a signal of its own, whose repeats
+# are ignored, keeps them from killing the worker while it records its trial (as a second
+# SIGTERM would, by design).
+_PARENT_DIED = signal.SIGUSR2
 
 
 class Interrupted(KeyboardInterrupt):
@@ -39,6 +44,7 @@ def stop_on_signals() -> None:
 
 _deferring = 0
 _pending: int | None = None
+_stopping = False
 
 
 @contextmanager
@@ -65,7 +71,15 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
     _stop(signum)
 
 
+def _parent_died(_signum: int, frame: FrameType | None) -> None:
+    signal.signal(_PARENT_DIED, signal.SIG_IGN)
+    if not _stopping:  # a worker already stopping goes on recording its trial
+        _interrupt(signal.SIGTERM, frame)
+
+
 def _stop(signum: int) -> None:
+    global _stopping
+    _stopping = True
     # While the trial is being recorded a second signal must still stop the process: back to
     # the default action (which a PID 1 ignores; there SIGKILL, as `docker stop` sends after
     # its grace period, ends it).
@@ -89,7 +103,7 @@ def describe(exc: KeyboardInterrupt) -> str:
 
 
 def die_with_parent() -> None:
-    """In a worker process that `sweeper run --workers K` started: get SIGTERM (and so stop as
+    """In a worker process that `sweeper run --workers K` started: stop as on SIGTERM (and so as
     on Ctrl-C) when the parent dies, however it dies, even by SIGKILL, which it cannot forward.
 
     The kernel's parent-death signal is used rather than polling the parent's pid: it needs no
@@ -98,8 +112,9 @@ def die_with_parent() -> None:
     parent = os.environ.get(PARENT_ENV)
     if not parent or not sys.platform.startswith("linux"):
         return
+    signal.signal(_PARENT_DIED, _parent_died)
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+    if libc.prctl(_PR_SET_PDEATHSIG, _PARENT_DIED, 0, 0, 0) != 0:
         return
     if os.getppid() != int(parent):  # it died before the signal was asked for: nothing ran yet
         sys.exit(128 + signal.SIGTERM)

@@ -9,6 +9,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -157,6 +158,53 @@ def test_workers_stop_when_their_parent_is_killed(tmp_path: Path, tiny_corpus: P
     trials = trials_of(tmp_path, "slow")
     states_seen = [(t.number, t.state.name, t.user_attrs.get(FAIL_REASON)) for t in trials]
     assert "interrupted (SIGTERM)" in recorded(), states_seen
+
+
+# The parent's main thread starts the worker and exits first, its other threads one by one, so
+# the kernel hands the worker on, signalling the parent's death each time, as it does in a
+# burst when a parent with torch's many threads is killed. The worker records its stop slowly.
+PARENT_THREADS_EXIT = """
+import ctypes, os, subprocess, sys, threading, time
+from pathlib import Path
+from sweeper.signals import PARENT_ENV
+
+WORKER = '''
+import os, sys, time
+from pathlib import Path
+from sweeper.signals import Interrupted, die_with_parent, stop_on_signals
+
+stop_on_signals()
+die_with_parent()
+Path(sys.argv[1] + ".pid").write_text(str(os.getpid()))
+try:
+    while True:
+        sum(range(10_000))
+except Interrupted as exc:
+    time.sleep(2)
+    Path(sys.argv[1]).write_text(str(exc))
+'''
+env = {**os.environ, PARENT_ENV: str(os.getpid())}
+subprocess.Popen([sys.executable, "-c", WORKER, sys.argv[1]], env=env)
+while not Path(sys.argv[1] + ".pid").exists():
+    time.sleep(0.05)
+for i in range(1, 6):
+    threading.Thread(target=time.sleep, args=(0.4 * i,)).start()
+ctypes.CDLL(None).pthread_exit(None)
+"""
+
+
+def test_a_worker_hears_its_parents_death_once_and_records_its_stop(tmp_path: Path) -> None:
+    """CI saw a worker die while it recorded its trial: the repeats of the signal killed it."""
+    recorded = tmp_path / "recorded"
+    subprocess.run(
+        [sys.executable, "-c", PARENT_THREADS_EXIT, str(recorded)], timeout=120, check=True
+    )
+    worker = int(Path(f"{recorded}.pid").read_text())
+    deadline = time.monotonic() + STOP_WITHIN_S
+    while alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert recorded.exists(), "the worker died before it recorded its stop"
+    assert recorded.read_text() == "SIGTERM"
 
 
 UNSHARE = ("unshare", "--pid", "--fork", "--mount-proc")
