@@ -35,10 +35,11 @@ class StudySpec:
     fixed: config entries shared by every trial (the search space's values win on conflicts).
     grid: for the grid sampler, the values of each parameter the search space suggests.
     split_seed / train_ratio: the course's train/val split; subset_seed picks the subset.
-    pruner: hyperband (successive halving from 1 epoch), median (prune a trial below the median
-        of the complete trials at the same epoch), percentile (below the best
-        `pruner_percentile` percent of them) or none. pruner_startup_trials complete trials come
-        before the first pruning; no trial is pruned in its first pruner_warmup_epochs epochs.
+    pruner: hyperband (successive halving from the first epoch after the warm-up), median
+        (prune a trial below the median of the complete trials at the same epoch), percentile
+        (below the best `pruner_percentile` percent of them) or none. pruner_startup_trials
+        complete trials come before the first pruning (median, percentile); no trial is pruned
+        in its first pruner_warmup_epochs epochs.
     seed: the sampler's seed; each trial draws from (seed, trial number), so workers on any
         number of machines never repeat each other and one worker reproduces.
     keep_checkpoints: a trial checkpoints every epoch (so a retried or interrupted trial resumes

@@ -74,7 +74,10 @@ def _tpe(seed: int) -> optuna.samplers.TPESampler:
 
 def make_pruner(kind: str, spec: StudySpec) -> optuna.pruners.BasePruner:
     if kind == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=spec.epochs)
+        # its first rung comes after the warm-up: a family that starts slower (whole-utterance
+        # RNNs against windowed ones, benchmarks/budget_fairness.py) is not judged before then
+        first_rung = min(spec.pruner_warmup_epochs + 1, spec.epochs)
+        return optuna.pruners.HyperbandPruner(min_resource=first_rung, max_resource=spec.epochs)
     if kind in ("median", "percentile"):
         return optuna.pruners.PercentilePruner(
             50.0 if kind == "median" else spec.pruner_percentile,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import time
+import warnings
 from pathlib import Path
 
 import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
+from sweeper.studyfile import load_study_file
 from sweeper.trial_record import (
     BASELINE,
     BASELINES_ATTR,
@@ -149,3 +151,16 @@ def test_a_time_budget_ends_the_sweep_within_an_epoch(tmp_path: Path, tiny_corpu
     _, [parent], children = mlflow_runs(tmp_path, "budget")
     assert parent.info.status == "FINISHED"
     assert {r.data.tags["sweeper.stopped_early"] for r in children} == {"time_budget"}
+
+
+@pytest.mark.parametrize("name", ["mlp", "lstm"])
+def test_every_baseline_of_a_shipped_study_is_a_point_of_its_search_space(name: str) -> None:
+    """A baseline outside its space would run as something else, or fail, on every sweep."""
+    study_file = load_study_file(Path(__file__).parents[1] / "studies" / f"{name}.py")
+    assert study_file.spec.baselines
+    for baseline in study_file.spec.baselines:
+        trial = optuna.trial.FixedTrial(baseline)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # Optuna warns of a value outside a distribution
+            study_file.search_space(trial)
+        assert trial.params == baseline

@@ -20,9 +20,9 @@ def study_with(spec: StudySpec, finished: list[float]) -> optuna.Study:
     return study
 
 
-def first_pruned_epoch(study: optuna.Study, value: float) -> int | None:
+def first_pruned_epoch(study: optuna.Study, value: float, epochs: int = 5) -> int | None:
     trial = study.ask()
-    for epoch in range(1, 6):
+    for epoch in range(1, epochs + 1):
         trial.report(value, epoch)
         if trial.should_prune():
             return epoch
@@ -35,6 +35,23 @@ def test_no_trial_is_pruned_in_its_warmup_epochs(warmup: int) -> None:
         epochs=5, pruner="median", pruner_startup_trials=1, pruner_warmup_epochs=warmup
     )
     assert first_pruned_epoch(study_with(spec, [0.9, 0.9]), 0.1) == warmup + 1
+
+
+@pytest.mark.parametrize("warmup", [0, 3])
+def test_hyperband_judges_no_trial_before_the_warmup_ends(warmup: int) -> None:
+    """The lstm study waits 3 epochs: whole-utterance models start slower than windowed ones."""
+    spec = StudySpec(epochs=12, pruner="hyperband", pruner_warmup_epochs=warmup)
+    study = optuna.create_study(
+        direction="maximize", pruner=make_pruner(spec.pruner, spec), study_name="hyperband"
+    )
+    for _ in range(12):
+        trial = study.ask()
+        for epoch in range(1, spec.epochs + 1):
+            trial.report(0.9, epoch)
+            trial.should_prune()  # what passes a rung is recorded on the trial as it asks
+        study.tell(trial, 0.9)
+    pruned_at = [first_pruned_epoch(study, 0.1, spec.epochs) for _ in range(12)]
+    assert min(epoch or spec.epochs + 1 for epoch in pruned_at) == warmup + 1, pruned_at
 
 
 def test_percentile_keeps_only_the_best_quarter_where_median_keeps_half() -> None:
