@@ -6,7 +6,8 @@
     seeds each, scored on the test split.
 (b) Best val_acc against wall clock, same trial budget, `--seeds` sampler seeds each: sweeper
     (TPE + Hyperband, the recipes queued first as baselines), random search without pruning,
-    and Optuna's defaults (TPE) with its MedianPruner (the plain peer, no baselines).
+    and TPE with Optuna's MedianPruner defaults (the plain peer, no baselines). All through
+    `sweeper run --sampler --pruner`, so only the search settings differ.
 (c) What the study's pruner saves and what it would have lost: replayed on the curves of the
     random, unpruned sweeps (the same trials, every epoch trained), the epochs it would have
     trained and whether the best trial survives, with standard errors.
