@@ -35,6 +35,7 @@ from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.corpus_ladder import spread
 from sweeper.data import course_split, load_corpus, subset
 from sweeper.data.defaults import resolve_data_dir
 from sweeper.studyfile import load_study_file
@@ -244,9 +245,8 @@ def main() -> None:
     top = statistics.mean(results[0][1])
     for name, accuracies in results:
         mean = statistics.mean(accuracies)
-        half = (max(accuracies) - min(accuracies)) / 2
         gap = "" if name == results[0][0] else f"{100 * (top - mean):+.1f} points"
-        table.add_row(name, f"{mean:.4f} ± {half:.4f}", gap)
+        table.add_row(name, f"{mean:.4f} ± {spread(accuracies):.4f}", gap)
         console.print(f"{name}: {accuracies}")
     console.print(table)
     console.print(f"promoted config: {promoted.user_attrs[CONFIG]}")
