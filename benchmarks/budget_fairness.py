@@ -26,8 +26,8 @@ from rich.table import Table
 
 from sweeper.data import course_split, load_corpus, subset
 from sweeper.data.defaults import resolve_data_dir
-from sweeper.studyfile import load_study_file
-from sweeper.train import train
+from sweeper.study.spec import load_study_file
+from sweeper.training.loop import train
 
 STUDY = Path(__file__).resolve().parents[1] / "studies" / "lstm.py"
 SHARED = {"cell": "lstm", "bidirectional": True, "layers": 2, "hidden": 128, "dropout": 0.2,
@@ -84,7 +84,7 @@ def main() -> None:
         table.add_row(name, str(steps), *cells, f"{seconds:.0f}")
         console.print(f"{name}: {', '.join(cells)}")
     console.print(table)
-    rung = spec.pruner_warmup_epochs + 1  # Hyperband's first rung: sweeper.sweep.make_pruner
+    rung = spec.pruner_warmup_epochs + 1  # Hyperband's first rung: sweeper.sweep.worker.make_pruner
     windowed = curves[CONTENDERS[0][0]]
     for name, curve in list(curves.items())[1:]:
         at = [e for e in dict.fromkeys((1, rung)) if e <= args.epochs]

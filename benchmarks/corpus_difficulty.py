@@ -22,7 +22,7 @@ from rich.table import Table
 
 from sweeper.data import course_split, load_corpus, subset
 from sweeper.data.defaults import resolve_data_dir
-from sweeper.train import predict, train
+from sweeper.training.loop import predict, train
 
 RECIPE = {"family": "mlp", "layers": 3, "hidden": 512, "dropout": 0.25, "lr": 1e-3}
 

@@ -30,7 +30,7 @@ from rich.table import Table
 from sweeper.data import course_split, load_corpus, subset
 from sweeper.data.defaults import resolve_data_dir
 from sweeper.data.synth.plan import SIZES
-from sweeper.train import predict, train
+from sweeper.training.loop import predict, train
 
 # (name, real LibriPhone test accuracy from the course and the students' reports, config)
 MLP, WINDOW, SEQUENCE = {"family": "mlp"}, {"family": "rnn-window"}, {"family": "rnn-seq"}

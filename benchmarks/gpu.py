@@ -39,7 +39,7 @@ from sweeper.data import Split, course_split, load_corpus, subset
 from sweeper.data.defaults import resolve_data_dir
 from sweeper.models import resolve_config
 from sweeper.phones import FEATURE_DIM, NUM_CLASSES
-from sweeper.train import make_batches, select_device, train
+from sweeper.training import make_batches, select_device, train
 
 REPEATS = 3  # epochs timed after the warm-up one (--repeats)
 FLOOR_GOAL = 1.3  # rnn-seq epoch / floor epoch, at most
@@ -62,7 +62,7 @@ SIZES: dict[str, dict[str, Any]] = {
 }
 LSTM_STUDY = """
 import optuna
-from sweeper.studyfile import StudySpec
+from sweeper import StudySpec
 
 study = StudySpec(train_frames={frames}, val_frames=3_000, epochs=3, sampler="random",
                   pruner="none")

@@ -26,14 +26,14 @@ from pathlib import Path
 import optuna
 import psycopg
 
-from sweeper.secrets import mask_url
-from sweeper.storage import open_storage
-from sweeper.trial_record import BEST_EPOCH, CONFIG, EPOCHS_RUN, N_PARAMS, RUN_ATTR, SECONDS
+from sweeper.masking import mask_url
+from sweeper.storage.rdb import open_storage
+from sweeper.study.record import BEST_EPOCH, CONFIG, EPOCHS_RUN, N_PARAMS, RUN_ATTR, SECONDS
 from tests.fixtures.services import fresh_database  # run as a module from the repository root
 
 GRID_STUDY = """
 import optuna
-from sweeper.studyfile import StudySpec
+from sweeper import StudySpec
 
 GRID = {"n": [1, 5, 9, 13], "hidden": [64, 256]}
 study = StudySpec(train_frames=30_000, val_frames=2_000, epochs=4, sampler="grid", pruner="none",

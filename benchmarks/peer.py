@@ -33,8 +33,8 @@ import optuna
 
 from sweeper.data import course_split, load_corpus, subset
 from sweeper.data.defaults import resolve_data_dir
-from sweeper.studyfile import StudySpec, load_study_file
-from sweeper.wait_policy import usable_cores, users_environ
+from sweeper.process.wait_policy import usable_cores, users_environ
+from sweeper.study.spec import StudySpec, load_study_file
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = ROOT / "studies" / "quick.py"
@@ -44,7 +44,7 @@ import json
 
 import optuna
 
-from sweeper.studyfile import StudySpec
+from sweeper import StudySpec
 
 CONFIGS = json.loads({configs!r})
 study = StudySpec(train_frames={train_frames}, val_frames={val_frames}, epochs={epochs},

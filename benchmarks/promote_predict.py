@@ -6,7 +6,7 @@
 one utterance per call), so the CSV is what `models:/NAME@champion` predicts. On a random split
 with real-data utterance lengths, measured side by side in one run:
   export s     export_classifier: tracing the trained model into a program
-  batched s    sweeper.train.predict: the eager model on the trainer's batches (the baseline)
+  batched s    training.predict: the eager model on the trainer's batches (the baseline)
   program s    predict_utterances with the exported program
   ratio        program s / batched s: the price of predicting with the registered artifact
 Each timing is the best of REPEATS, so another process stealing a core skews it less.
@@ -25,9 +25,9 @@ from rich.table import Table
 from sweeper.data import Split
 from sweeper.models import build_model
 from sweeper.phones import FEATURE_DIM
-from sweeper.predictions import predict_utterances
-from sweeper.servable import export_classifier
-from sweeper.train import predict
+from sweeper.promote.predictions import predict_utterances
+from sweeper.promote.servable import export_classifier
+from sweeper.training.loop import predict
 
 REPEATS = 3
 CONFIGS = {

@@ -38,10 +38,10 @@ from rich.table import Table
 from benchmarks.corpus_ladder import spread
 from sweeper.data import course_split, load_corpus, subset
 from sweeper.data.defaults import resolve_data_dir
-from sweeper.studyfile import load_study_file
-from sweeper.sweep import make_pruner
-from sweeper.train import predict, train
-from sweeper.trial_record import CONFIG, VAL_ACC_SE
+from sweeper.study.record import CONFIG, VAL_ACC_SE
+from sweeper.study.spec import load_study_file
+from sweeper.sweep.worker import make_pruner
+from sweeper.training.loop import predict, train
 
 FIXED = {"family": "mlp", "optimizer": "adamw"}
 # the recipes' shared settings: AdamW at the course's 1e-4 with its default weight decay
@@ -55,7 +55,7 @@ RECIPES: list[tuple[str, dict[str, Any]]] = [
 STUDY = """
 import optuna
 
-from sweeper.studyfile import StudySpec
+from sweeper import StudySpec
 
 study = StudySpec(
     train_frames={train_frames}, epochs={epochs}, max_params=6_000_000, baselines={baselines},

@@ -21,8 +21,8 @@ from pathlib import Path
 import optuna
 from mlflow.tracking import MlflowClient
 
-from sweeper.studyfile import load_study_file
-from sweeper.trial_record import RUN_ATTR
+from sweeper.study.record import RUN_ATTR
+from sweeper.study.spec import load_study_file
 
 STUDY = Path(__file__).resolve().parents[1] / "studies" / "quick.py"
 

@@ -36,7 +36,7 @@ from sweeper.data.defaults import resolve_data_dir
 from sweeper.models import build_model, count_parameters, resolve_config
 from sweeper.models.config import SEQUENCE_BATCH_SIZE
 from sweeper.phones import FEATURE_DIM, NUM_CLASSES
-from sweeper.train import EpochStats, frame_logits, make_batches, make_optimizer, train
+from sweeper.training.loop import EpochStats, frame_logits, make_batches, make_optimizer, train
 
 REPEATS = 3
 CONFIGS = {

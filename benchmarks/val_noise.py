@@ -21,8 +21,8 @@ from rich.table import Table
 
 from sweeper.data import course_split, load_corpus, subset
 from sweeper.data.defaults import resolve_data_dir
-from sweeper.standard_error import utterance_bootstrap_se
-from sweeper.train import predict, train
+from sweeper.training.loop import predict, train
+from sweeper.training.standard_error import utterance_bootstrap_se
 
 RECIPE = {"family": "mlp", "n": 11, "layers": 2, "hidden": 512, "lr": 2e-3, "batch_size": 512}
 

@@ -10,8 +10,8 @@ every model trains the same epochs and the spread over seeds shows what a differ
 
 import optuna
 
+from sweeper import StudySpec
 from sweeper.models import match_width
-from sweeper.studyfile import StudySpec
 
 GRID = {
     "budget": [100_000, 400_000],

@@ -10,7 +10,7 @@ with dropout on, which is why heavy dropout can put it below val accuracy.
 
 import optuna
 
-from sweeper.studyfile import StudySpec
+from sweeper import StudySpec
 
 GRID = {"dropout": [0.0, 0.25, 0.5, 0.75], "seed": [0, 1, 2]}
 

@@ -7,7 +7,7 @@ RNN over every frame, each step optionally itself an n-frame window.
 
 import optuna
 
-from sweeper.studyfile import StudySpec
+from sweeper import StudySpec
 
 # The course students' recipes, run first, adapted to this search space: only its parameters,
 # clipped to the values it can express. The windowed BiLSTM was 5 x 512 over n = 81, the last

@@ -5,7 +5,7 @@ Blocks of Linear -> BatchNorm1d -> ReLU -> Dropout over a window of n frames (11
 
 import optuna
 
-from sweeper.studyfile import StudySpec
+from sweeper import StudySpec
 
 study = StudySpec(
     description="MLP over n-frame windows: width, depth, dropout, optimiser",

@@ -5,7 +5,7 @@
 
 import optuna
 
-from sweeper.studyfile import StudySpec
+from sweeper import StudySpec
 
 study = StudySpec(
     description="MLP on concatenated frames, small ranges (demo)",

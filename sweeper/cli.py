@@ -54,7 +54,7 @@ def _root(
 
 
 def main() -> None:
-    from sweeper.signals import die_with_parent, stop_on_signals
+    from sweeper.process.signals import die_with_parent, stop_on_signals
 
     stop_on_signals()
     die_with_parent()  # first thing: a worker told to stop while it starts up must hear it
@@ -77,7 +77,7 @@ DEBUG_ENV = "SWEEPER_DEBUG"
 
 def _print_error(message: str) -> None:
     """Print an error for the user; a URL in it may carry a password, so it goes masked."""
-    from sweeper.secrets import mask_text
+    from sweeper.masking import mask_text
 
     # The URLs given on the command line or in the environment: their passwords are masked
     # even where a library quotes them outside a URL.

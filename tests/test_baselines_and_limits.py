@@ -11,14 +11,14 @@ import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
-from sweeper.studyfile import load_study_file
-from sweeper.trial_record import (
+from sweeper.study.record import (
     BASELINE,
     BASELINES_ATTR,
     EPOCHS_RUN,
     PRUNE_REASON,
     STOPPED_EARLY,
 )
+from sweeper.study.spec import load_study_file
 from tests.cli import start_sweeper, sweeper, wait_for_exit
 from tests.test_run import mlflow_runs, states, trials_of, write_study
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import optuna
 import pytest
 
-from sweeper.compare import AXES, Cell, Comparison, Stat, findings, summary_markdown
+from sweeper.analysis.compare import AXES, Cell, Comparison, Stat, findings, summary_markdown
 from sweeper.models import count_parameters
-from sweeper.studyfile import call_search_space, load_study_file
-from sweeper.trial_record import CONFIG
+from sweeper.study.record import CONFIG
+from sweeper.study.spec import call_search_space, load_study_file
 from tests.cli import sweeper
 from tests.test_run import mlflow_runs, trials_of, write_study
 
@@ -21,7 +21,7 @@ STUDIES = Path(__file__).parent.parent / "studies"
 TINY_GRID = """
 import optuna
 from sweeper.models import match_width
-from sweeper.studyfile import StudySpec
+from sweeper import StudySpec
 
 GRID = {"budget": [4_000, 16_000], "layers": [1, 3], "seed": [0, 1]}
 FIXED = {"family": "mlp", "n": 1, "lr": 3e-3, "batch_size": 256}

@@ -26,8 +26,8 @@ from mlflow.tracking import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.engine import make_url
 
-from sweeper.secrets import mask_url
-from sweeper.trial_record import FAIL_REASON, RETRY_OF, RUN_ATTR, SURPLUS
+from sweeper.masking import mask_url
+from sweeper.study.record import FAIL_REASON, RETRY_OF, RUN_ATTR, SURPLUS
 from tests.cli import sweeper
 from tests.fixtures.services import PostgresCluster, fresh_database
 from tests.test_run import assert_best_so_far_curve
@@ -40,7 +40,7 @@ HEARTBEAT = ["--heartbeat", "1", "--grace", "4"]
 
 STUDY = """
 import optuna
-from sweeper.studyfile import StudySpec
+from sweeper import StudySpec
 
 study = StudySpec(train_frames=4_000, val_frames=1_000, epochs=6, sampler="random", pruner="none")
 
@@ -57,7 +57,7 @@ LEAKY_STUDY = """
 import os
 
 import optuna
-from sweeper.studyfile import StudySpec
+from sweeper import StudySpec
 
 study = StudySpec(train_frames=4_000, val_frames=1_000, epochs=1, sampler="random")
 
@@ -280,7 +280,7 @@ def test_passwords_never_show_in_output_runs_or_study(sweep: Sweep) -> None:
     records += [[t.user_attrs, t.system_attrs] for t in study.trials]
     text = json.dumps(records)
     assert DB_PASSWORD not in text and TRACKING_PASSWORD not in text
-    assert "postgres:***@127.0.0.1" in text  # the parent's sweeper.storage tag
+    assert "postgres:***@127.0.0.1" in text  # the parent's sweeper.storage.rdb tag
 
 
 def test_a_failing_trials_error_never_shows_the_password(

@@ -19,7 +19,7 @@ import torch
 from mlflow.tracking import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeper.trial_record import (
+from sweeper.study.record import (
     EPOCHS_RUN,
     EPOCHS_TRAINED,
     REQUEUED_FROM,
@@ -36,7 +36,7 @@ EPOCHS = 10
 
 STUDY = """
 import optuna
-from sweeper.studyfile import StudySpec
+from sweeper import StudySpec
 
 study = StudySpec(
     train_frames=8_000, val_frames=1_000, epochs={epochs}, sampler="random", pruner="{pruner}",

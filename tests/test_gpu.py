@@ -11,7 +11,7 @@ import torch
 
 from sweeper.models import build_model
 from sweeper.models.families import SequenceRNN
-from sweeper.train import GPUOutOfMemoryError, predict, train
+from sweeper.training import GPUOutOfMemoryError, predict, train
 from tests.cli import sweeper
 from tests.test_run import mlflow_runs, states, trials_of, write_study
 from tests.test_train import clustered_split

@@ -14,7 +14,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from sweeper.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from sweeper.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tests.cli import start_sweeper, sweeper, wait_for_exit
 from tests.fixtures.services import MlflowServer
 from tests.test_run import mlflow_runs, states, trials_of, wait_for_running_epoch, write_study
@@ -100,7 +100,7 @@ def test_a_tracking_outage_mid_sweep_loses_no_trial(
     own_mlflow_server.stop()
     stopped = time.monotonic()
     stdout, stderr = wait_for_exit(proc, 300)
-    # each trial waits out MLflow's bounded retries twice at most (sweeper.unlogged)
+    # each trial waits out MLflow's bounded retries twice at most (sweeper.tracking.trial_log)
     assert time.monotonic() - stopped < 200
     assert proc.returncode == 0, stderr
     trials = trials_of(tmp_path, "outage")

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from sweeper.placement import PlacementError, check_flags, place_workers, resolve_gpus
+from sweeper.process.placement import PlacementError, check_flags, place_workers, resolve_gpus
 
 
 def test_per_gpu_workers_share_each_gpu_and_divide_the_cores() -> None:

@@ -12,9 +12,9 @@ import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
-from sweeper.progress import study_progress
-from sweeper.sweep import parent_run
-from sweeper.tracking import Tracker
+from sweeper.study.progress import study_progress
+from sweeper.sweep.worker import parent_run
+from sweeper.tracking.tracker import Tracker
 
 
 def curve(client: MlflowClient, run_id: str) -> list[tuple[int, float]]:

@@ -23,8 +23,8 @@ from rich.console import Console
 
 from sweeper.data import course_split, load_corpus
 from sweeper.errors import SweeperError
-from sweeper.promote import PromoteRequest, promote
-from sweeper.trial_record import RUN_ATTR
+from sweeper.promote.promotion import PromoteRequest, promote
+from sweeper.study.record import RUN_ATTR
 from tests.cli import start_sweeper, sweeper
 from tests.test_run import mlflow_runs, trials_of, write_study
 

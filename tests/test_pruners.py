@@ -5,8 +5,8 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from sweeper.studyfile import StudySpec
-from sweeper.sweep import make_pruner
+from sweeper import StudySpec
+from sweeper.sweep.worker import make_pruner
 
 
 def study_with(spec: StudySpec, finished: list[float]) -> optuna.Study:

@@ -18,7 +18,7 @@ import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
-from sweeper.trial_record import (
+from sweeper.study.record import (
     BEST_EPOCH,
     EPOCHS_RUN,
     FAIL_REASON,
@@ -32,7 +32,7 @@ from tests.fixtures.services import free_port
 
 STUDY = """
 import optuna
-from sweeper.studyfile import StudySpec
+from sweeper import StudySpec
 
 study = StudySpec(
     train_frames={train_frames}, val_frames=1_000, epochs={epochs}, sampler="random",
@@ -287,7 +287,8 @@ try:
     main()
 except SystemExit as stop:
     print("exit", stop.code or 0)
-heavy = ("torch", "sweeper.sweep", "sweeper.objective", "sweeper.runner", "sweeper.train")
+heavy = ("torch", "sweeper.sweep.worker", "sweeper.sweep.objective", "sweeper.sweep.runner",
+         "sweeper.training")
 print("imported", sorted(name for name in heavy if name in sys.modules))
 """
 
@@ -455,7 +456,7 @@ def test_more_workers_than_cores_are_warned_about_and_still_sweep(
 
 GRID_STUDY = """
 import optuna
-from sweeper.studyfile import StudySpec
+from sweeper import StudySpec
 
 GRID = {"n": [1, 3, 5], "hidden": [16, 32]}
 study = StudySpec(

@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sweeper.trial_record import FAIL_REASON
+from sweeper.study.record import FAIL_REASON
 from tests.cli import sweeper
 from tests.test_run import mlflow_runs, states, trials_of
 
 OOM_STUDY = """
 import optuna
 import torch
-from sweeper.studyfile import StudySpec
+from sweeper import StudySpec
 
 study = StudySpec(train_frames=4_000, val_frames=1_000, epochs=2, sampler="random", pruner="none")
 

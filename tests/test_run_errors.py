@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sweeper.trial_record import FAIL_REASON
+from sweeper.study.record import FAIL_REASON
 from tests.cli import sweeper
 from tests.test_run import mlflow_runs, trials_of, write_study
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from sweeper.samplers import TrialSeededSampler
+from sweeper.sweep.strategy import TrialSeededSampler
 
 
 def space(trial: optuna.Trial) -> float:

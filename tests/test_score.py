@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sweeper.predictions import PredictionsError, read_predictions
+from sweeper.promote.predictions import PredictionsError, read_predictions
 from tests.cli import sweeper
 
 

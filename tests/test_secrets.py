@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sweeper.secrets import mask_logging, mask_text, mask_url
+from sweeper.masking import mask_logging, mask_text, mask_url
 
 
 @pytest.mark.parametrize(

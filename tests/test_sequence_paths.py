@@ -12,7 +12,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from sweeper.models import build_model, resolve_config
 from sweeper.models.families import SequenceRNN
-from sweeper.train import frame_logits, make_batches, make_optimizer, predict
+from sweeper.training.loop import frame_logits, make_batches, make_optimizer, predict
 from tests.test_train import clustered_split
 
 LENGTHS = torch.tensor([13, 5, 9, 1, 13, 2])

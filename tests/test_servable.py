@@ -7,9 +7,9 @@ import torch
 
 from sweeper.data.split import Split
 from sweeper.models import build_model, resolve_config
-from sweeper.predictions import predict_utterances
-from sweeper.servable import export_classifier
-from sweeper.train import frame_logits, make_batches
+from sweeper.promote.predictions import predict_utterances
+from sweeper.promote.servable import export_classifier
+from sweeper.training.loop import frame_logits, make_batches
 from tests.fixtures.libriphone import random_split
 
 CONFIGS = {

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sweeper.trial_record import FAIL_REASON, RUN_ATTR, SECONDS
+from sweeper.study.record import FAIL_REASON, RUN_ATTR, SECONDS
 from tests.cli import start_sweeper, sweeper, wait_for_exit
 from tests.test_run import (
     mlflow_runs,
@@ -166,12 +166,12 @@ def test_workers_stop_when_their_parent_is_killed(tmp_path: Path, tiny_corpus: P
 PARENT_THREADS_EXIT = """
 import ctypes, os, subprocess, sys, threading, time
 from pathlib import Path
-from sweeper.signals import PARENT_ENV
+from sweeper.process.signals import PARENT_ENV
 
 WORKER = '''
 import os, sys, time
 from pathlib import Path
-from sweeper.signals import Interrupted, die_with_parent, stop_on_signals
+from sweeper.process.signals import Interrupted, die_with_parent, stop_on_signals
 
 stop_on_signals()
 die_with_parent()
@@ -238,7 +238,7 @@ def test_sweeper_as_pid_1_stops_on_sigterm(tmp_path: Path, tiny_corpus: Path) ->
 
 EXITS = """
 import sys
-from sweeper.studyfile import StudySpec
+from sweeper import StudySpec
 
 study = StudySpec(train_frames=4_000, val_frames=1_000, epochs=1, sampler="random", pruner="none")
 

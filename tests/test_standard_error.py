@@ -7,8 +7,8 @@ from functools import partial
 
 import torch
 
-from sweeper.standard_error import utterance_bootstrap_se
-from sweeper.train import train
+from sweeper.training.loop import train
+from sweeper.training.standard_error import utterance_bootstrap_se
 from tests.test_train import SMALL_MLP, clustered_split
 
 fit = partial(train, threads=1)

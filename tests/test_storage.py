@@ -19,8 +19,7 @@ import sqlalchemy
 from sqlalchemy.engine import make_url
 
 from sweeper.errors import StudyError
-from sweeper.outage import REPEATABLE, ResilientRDBStorage
-from sweeper.storage import (
+from sweeper.storage.rdb import (
     DEFAULT_STORAGE,
     DEFAULT_TRACKING_URI,
     LockHeld,
@@ -29,7 +28,8 @@ from sweeper.storage import (
     resolve_tracking_uri,
     storage_lock,
 )
-from sweeper.trial_record import CONFIG, FAIL_REASON, RETRY_OF
+from sweeper.storage.resilient import REPEATABLE, ResilientRDBStorage
+from sweeper.study.record import CONFIG, FAIL_REASON, RETRY_OF
 from tests.fixtures.services import PostgresCluster, free_port
 
 T = TypeVar("T")
@@ -100,7 +100,7 @@ def test_grace_period_must_exceed_heartbeat_interval(tmp_path: Path) -> None:
 
 
 def test_the_storage_calls_sweeper_wraps_exist_and_go_through_its_wrapper(tmp_path: Path) -> None:
-    # sweeper.outage overrides RDBStorage methods by name, private ones included: an Optuna
+    # storage.resilient overrides RDBStorage methods by name, private ones included: an Optuna
     # release that renamed one would silently drop the retry after a dropped connection
     overridden = [*REPEATABLE, "set_trial_state_values", "check_trial_is_updatable"]
     for name in [*overridden, "record_heartbeat"]:
@@ -162,7 +162,7 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
 WORKER = textwrap.dedent(
     f"""
     import sys, optuna
-    from sweeper.storage import open_storage
+    from sweeper.storage.rdb import open_storage
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url, trials = sys.argv[1], int(sys.argv[2])
     storage = open_storage(url, **{HEARTBEAT!r})
@@ -202,7 +202,7 @@ def test_worker_processes_share_one_postgresql_database(postgres_url: str) -> No
 HANGING_WORKER = textwrap.dedent(
     f"""
     import sys, time, optuna
-    from sweeper.storage import open_storage
+    from sweeper.storage.rdb import open_storage
     storage = open_storage(sys.argv[1], **{HEARTBEAT!r})
     study = optuna.load_study(study_name="s", storage=storage)
     def objective(trial):
@@ -351,7 +351,7 @@ def test_sqlite_storage_uses_write_ahead_logging(tmp_path: Path) -> None:
 LOCK_HOLDER = textwrap.dedent(
     """
     import sys, time
-    from sweeper.storage import storage_lock
+    from sweeper.storage.rdb import storage_lock
     url, log = sys.argv[1], sys.argv[2]
     with storage_lock(url, "parent run of s"):
         with open(log, "a") as out:
@@ -380,7 +380,7 @@ LONG_HOLDER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from sweeper.storage import storage_lock
+    from sweeper.storage.rdb import storage_lock
     url, lock_file = sys.argv[1], Path(sys.argv[2])
     with storage_lock(url, "promote of s", wait=False, lock_file=lock_file):
         print("held", flush=True)

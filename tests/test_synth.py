@@ -117,7 +117,7 @@ def test_an_interrupted_call_leaves_no_half_written_file_and_resumes(tmp_path: P
 
 def test_the_tiny_corpus_is_a_real_classification_problem(tiny_corpus: Path) -> None:
     from sweeper.data import course_split
-    from sweeper.train import predict, train
+    from sweeper.training.loop import predict, train
 
     corpus = load_corpus(tiny_corpus)
     assert set(torch.unique(corpus.train.labels).tolist()) == set(range(NUM_CLASSES))

@@ -8,10 +8,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from sweeper.checkpoint import CheckpointError
 from sweeper.data.split import Split
 from sweeper.models import ConfigError
-from sweeper.train import DeviceError, EpochStats, NonFiniteLossError, predict, select_device, train
+from sweeper.training import (
+    DeviceError,
+    EpochStats,
+    NonFiniteLossError,
+    predict,
+    select_device,
+    train,
+)
+from sweeper.training.checkpoint import CheckpointError
 
 # one thread each: two pytest workers on two cores must not oversubscribe them
 fit = partial(train, threads=1)

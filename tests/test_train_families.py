@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from sweeper.data import Split, course_split, load_corpus
-from sweeper.train import predict, train
+from sweeper.training.loop import predict, train
 
 FAST = {"lr": 1e-2, "hidden": 64, "layers": 2, "n": 5, "batch_size": 256, "epochs": 2}
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sweeper.trial_record import VAL_ACC_SE
+from sweeper.study.record import VAL_ACC_SE
 from tests.cli import sweeper
 from tests.test_baselines_and_limits import with_spec
 from tests.test_run import trials_of, write_study

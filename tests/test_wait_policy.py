@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sweeper.wait_policy import choose, usable_cores
+from sweeper.process.wait_policy import choose, usable_cores
 from tests.cli import sweeper
 from tests.test_run import mlflow_runs, write_study
 
@@ -50,7 +50,7 @@ def policy_in(code: str, env: dict[str, str], affinity: set[int] | None = None) 
 def test_importing_sweeper_makes_threads_sleep_unless_the_user_chose() -> None:
     assert policy_in("import sweeper", {}) == "PASSIVE"
     assert policy_in("import sweeper", {"OMP_WAIT_POLICY": "active"}) == "active"
-    run_decides = "from sweeper.wait_policy import choose_here; choose_here(999)"
+    run_decides = "from sweeper.process.wait_policy import choose_here; choose_here(999)"
     assert policy_in(run_decides, {"OMP_WAIT_POLICY": "active"}) == "active"
     assert policy_in(run_decides, {}) == "PASSIVE"  # more threads than cores
 
@@ -79,7 +79,7 @@ def test_a_core_kept_busy_by_another_process_makes_threads_sleep() -> None:
     )
     try:
         # what `sweeper run` decides for one thread on a core another process spins on
-        code = "from sweeper.wait_policy import choose_here; choose_here(1)"
+        code = "from sweeper.process.wait_policy import choose_here; choose_here(1)"
         assert policy_in(code, {}, affinity=core) == "PASSIVE"
     finally:
         busy.kill()

@@ -12,7 +12,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from optuna.trial import FrozenTrial
 
-from sweeper.trial_record import RUN_ATTR, WARM_START_FROM, WARM_STARTS_ATTR, ranked
+from sweeper.study.record import RUN_ATTR, WARM_START_FROM, WARM_STARTS_ATTR, ranked
 from tests.cli import sweeper
 from tests.test_run import mlflow_runs, states, trials_of, write_study
 

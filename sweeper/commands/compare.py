@@ -31,7 +31,7 @@ def compare(
 
     Example: sweeper compare deep_vs_shallow
     """
-    from sweeper.compare import (
+    from sweeper.analysis.compare import (
         findings,
         load_comparison,
         render,
@@ -39,10 +39,10 @@ def compare(
         table,
         write_files,
     )
-    from sweeper.sqlite_files import require_sqlite_file
-    from sweeper.storage import resolve_storage_url, resolve_tracking_uri
-    from sweeper.tracking import Tracker, where_to_look
-    from sweeper.trial_record import PARENT_ATTR, load_existing_study
+    from sweeper.storage.rdb import load_existing_study, resolve_storage_url, resolve_tracking_uri
+    from sweeper.storage.sqlite import require_sqlite_file
+    from sweeper.study.record import PARENT_ATTR
+    from sweeper.tracking.tracker import Tracker, where_to_look
 
     study = load_existing_study(study_name, resolve_storage_url(storage))
     tracking = resolve_tracking_uri(tracking_uri)

@@ -13,7 +13,7 @@ from sweeper.commands.options import DataOption, StorageOption, StudyNameArgumen
 from sweeper.commands.run import DeviceChoice
 
 if TYPE_CHECKING:
-    from sweeper.promote import Promotion, Recheck
+    from sweeper.promote.promotion import Promotion, Recheck
 
 console = Console()
 
@@ -70,16 +70,16 @@ def promote(
 
     Example: sweeper promote quick --top 3 --out predictions.csv
     """
-    from sweeper.promote import PromoteRequest
-    from sweeper.promote import promote as run_promotion
-    from sweeper.secrets import mask_logging
-    from sweeper.storage import resolve_storage_url, resolve_tracking_uri
-    from sweeper.tracking import where_to_look
+    from sweeper.masking import mask_logging
+    from sweeper.promote.promotion import PromoteRequest
+    from sweeper.promote.promotion import promote as run_promotion
+    from sweeper.storage.rdb import resolve_storage_url, resolve_tracking_uri
+    from sweeper.tracking.tracker import where_to_look
 
     storage_url = resolve_storage_url(storage)
     tracking = resolve_tracking_uri(tracking_uri)
     mask_logging([storage_url, tracking])
-    from sweeper.tracking import check_tracking_store
+    from sweeper.tracking.health import check_tracking_store
 
     check_tracking_store(tracking)  # before its run starts: an outage fails fast, in one line
     request = PromoteRequest(
@@ -101,7 +101,7 @@ def promote(
     try:
         promotion = run_promotion(request, narration)
     except KeyboardInterrupt as exc:
-        from sweeper.signals import describe, exit_status
+        from sweeper.process.signals import describe, exit_status
 
         narration.print(
             f"[yellow]interrupted ({describe(exc)})[/]: run the same command again to resume."
@@ -134,7 +134,7 @@ def score(
     from sweeper.data import load_corpus
     from sweeper.data.defaults import resolve_data_dir
     from sweeper.errors import DataError
-    from sweeper.predictions import accuracy, read_predictions
+    from sweeper.promote.predictions import accuracy, read_predictions
 
     corpus = load_corpus(resolve_data_dir(data))
     classes = read_predictions(predictions, corpus.test.num_frames)
@@ -156,7 +156,7 @@ def score(
 def recheck_table(rechecks: list[Recheck], chosen: int) -> Table:
     """The candidates by their mean val_acc on the larger subset; sd is the sample standard
     deviation over the seeds, a seed column is that seed's run."""
-    from sweeper.promote import seeds_of
+    from sweeper.promote.request import seeds_of
 
     seeds = seeds_of(rechecks)
     table = Table(title="Top trials re-ranked on the larger subset", header_style="bold")

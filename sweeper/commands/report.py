@@ -28,11 +28,11 @@ def report(
 
     Example: sweeper report quick
     """
-    from sweeper.live import leaderboard
-    from sweeper.report import log_report, write_report
-    from sweeper.storage import resolve_storage_url, resolve_tracking_uri
-    from sweeper.tracking import Tracker, where_to_look
-    from sweeper.trial_record import PARENT_ATTR, load_existing_study
+    from sweeper.analysis.report import log_report, write_report
+    from sweeper.storage.rdb import load_existing_study, resolve_storage_url, resolve_tracking_uri
+    from sweeper.study.record import PARENT_ATTR
+    from sweeper.sweep.live import leaderboard
+    from sweeper.tracking.tracker import Tracker, where_to_look
 
     study = load_existing_study(study_name, resolve_storage_url(storage))
     folder = out or Path("sweeper-reports") / study_name
@@ -72,9 +72,9 @@ def studies(storage: StorageOption = None) -> None:
     """
     import optuna
 
-    from sweeper.secrets import mask_url
-    from sweeper.sqlite_files import require_sqlite_file
-    from sweeper.storage import resolve_storage_url
+    from sweeper.masking import mask_url
+    from sweeper.storage.rdb import resolve_storage_url
+    from sweeper.storage.sqlite import require_sqlite_file
 
     url = resolve_storage_url(storage)
     require_sqlite_file(url, "--storage")

@@ -111,9 +111,9 @@ def run(
 
     Starting from another study's trials: sweeper run studies/mlp.py --warm-start quick
     """
-    from sweeper.plan import plan_run
-    from sweeper.runner import execute
-    from sweeper.signals import describe, exit_status
+    from sweeper.process.signals import describe, exit_status
+    from sweeper.sweep.plan import plan_run
+    from sweeper.sweep.runner import execute
 
     console = Console(stderr=True)
     worker_index = int(os.environ.get("SWEEPER_WORKER_INDEX", "0"))

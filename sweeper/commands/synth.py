@@ -73,7 +73,7 @@ def synth(
                 progress=progress,
             )
     except KeyboardInterrupt as exc:
-        from sweeper.signals import describe, exit_status
+        from sweeper.process.signals import describe, exit_status
 
         err.print(
             f"interrupted ({describe(exc)}): run the same command again to resume writing {out}"

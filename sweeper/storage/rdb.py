@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 import sqlalchemy
@@ -25,10 +25,18 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
 from sweeper.errors import StudyError
-from sweeper.outage import ResilientRDBStorage, reconnect_patiently
-from sweeper.secrets import mask_text, mask_url
-from sweeper.sqlite_files import SQLITE_BUSY_TIMEOUT_S, enable_wal, sqlite_file
-from sweeper.trial_record import FAIL_REASON, RETRY_HISTORY
+from sweeper.masking import mask_text, mask_url
+from sweeper.storage.resilient import ResilientRDBStorage, reconnect_patiently
+from sweeper.storage.sqlite import (
+    SQLITE_BUSY_TIMEOUT_S,
+    enable_wal,
+    require_sqlite_file,
+    sqlite_file,
+)
+from sweeper.study.record import FAIL_REASON, RETRY_HISTORY
+
+if TYPE_CHECKING:
+    import optuna
 
 DEFAULT_STORAGE = "sqlite:///sweeps.db"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -287,3 +295,22 @@ def _cannot_open(url: str, exc: Exception) -> StudyError:
     return StudyError(
         f"--storage {mask_url(url)!r}: cannot open the database: {mask_text(reason, [url])}"
     )
+
+
+def load_existing_study(name: str, storage_url: str) -> optuna.Study:
+    """A study that must already exist, for reading; an unknown name lists the ones that do."""
+    import optuna
+
+    from sweeper.masking import mask_url
+
+    require_sqlite_file(storage_url, "--storage")
+    try:
+        names = optuna.get_all_study_names(storage_url)
+    except Exception as exc:
+        raise StudyError(
+            f"--storage {mask_url(storage_url)}: cannot read it ({type(exc).__name__})"
+        ) from None
+    if name not in names:
+        known = ", ".join(sorted(names)) or "none yet"
+        raise StudyError(f"no study named {name!r} in {mask_url(storage_url)} (studies: {known})")
+    return optuna.load_study(study_name=name, storage=storage_url)

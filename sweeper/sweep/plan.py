@@ -17,8 +17,8 @@ from pathlib import Path
 from rich.console import Console
 
 from sweeper.errors import StudyError
-from sweeper.placement import Placement
-from sweeper.studyfile import StudyFile, StudySpec, load_study_file
+from sweeper.process.placement import Placement
+from sweeper.study.spec import StudyFile, StudySpec, load_study_file
 
 THREADS_ENV = "SWEEPER_THREADS"  # a spawned worker's torch threads, from its placement
 # When a spawned worker's --time-budget ends (epoch seconds): the first worker's, so that all
@@ -84,7 +84,7 @@ class RunPlan:
     @property
     def budget_text(self) -> str:
         """The time budget as the board shows durations (`1h30m`); empty without one."""
-        from sweeper.live import format_duration
+        from sweeper.sweep.live import format_duration
 
         return "" if self.time_budget is None else format_duration(self.time_budget)
 
@@ -122,11 +122,11 @@ def plan_run(
 
     The tracking store is asked once whether it can work; nothing is written anywhere, and
     from here on libraries' log records mask the stores' passwords."""
-    from sweeper.placement import plan_this_machine
-    from sweeper.secrets import mask_logging
-    from sweeper.storage import check_heartbeat, resolve_storage_url, resolve_tracking_uri
-    from sweeper.tracking import check_tracking_store
-    from sweeper.wait_policy import choose_here
+    from sweeper.masking import mask_logging
+    from sweeper.process.placement import plan_this_machine
+    from sweeper.process.wait_policy import choose_here
+    from sweeper.storage.rdb import check_heartbeat, resolve_storage_url, resolve_tracking_uri
+    from sweeper.tracking.health import check_tracking_store
 
     budget = None if time_budget is None else parse_duration(time_budget, "--time-budget")
     if budget is not None and timeout is not None:

@@ -7,37 +7,39 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rich.console import Console
 
+from sweeper.data import Split
 from sweeper.errors import first_line
-from sweeper.plan import RunPlan
-from sweeper.signals import STOPPING, signal_of
-from sweeper.study_settings import run_settings
+from sweeper.process.signals import PARENT_ENV, STOPPING, signal_of
+from sweeper.study.settings import run_settings
+from sweeper.sweep.plan import RunPlan
 
 if TYPE_CHECKING:
     from sweeper.data import Split
     from sweeper.data.corpus import Corpus
-    from sweeper.sweep import Worker
+    from sweeper.sweep.worker import Worker
 
 
 def execute(plan: RunPlan, argv: list[str], console: Console) -> int:
     """Run (or resume) the plan's study in this process; worker 0 also starts the other workers
     of this machine, shows the live board and, at the end, the leaderboard and what next."""
-    from sweeper.placement import describe_device
+    from sweeper.process.placement import describe_device
 
     if plan.placements:
         os.environ.update(plan.placements[0].env())  # pinned before anything here touches CUDA
     corpus, train, val = study_subset(plan, console)
 
-    from sweeper.sweep import Worker
-    from sweeper.tracking import context_tags
-    from sweeper.warm_start import load_source, warm_start
+    from sweeper.sweep.warm_start import load_source, warm_start
+    from sweeper.sweep.worker import Worker
+    from sweeper.tracking.context import context_tags
 
     quiet_libraries()  # after the imports: importing mlflow sets its own log levels
     # checked before the study exists: a refused warm start leaves nothing behind
@@ -90,8 +92,8 @@ def study_subset(plan: RunPlan, console: Console) -> tuple[Corpus, Split, Split]
 
 
 def announce(plan: RunPlan, train: Split, val: Split, console: Console) -> None:
-    from sweeper.secrets import mask_url
-    from sweeper.wait_policy import in_effect
+    from sweeper.masking import mask_url
+    from sweeper.process.wait_policy import in_effect
 
     console.print(
         f"study [bold]{plan.name}[/]: {plan.target} on {train.num_frames:,} train / "
@@ -110,8 +112,8 @@ def announce(plan: RunPlan, train: Split, val: Split, console: Console) -> None:
 def _alongside(worker: Worker, plan: RunPlan, argv: list[str], console: Console) -> Iterator[None]:
     """The other workers of this machine and the live board, for as long as this worker runs
     trials; the others stop with it (on its signal, or as on `kill` when it failed)."""
-    from sweeper.live import Board
-    from sweeper.sweep import spawn_workers
+    from sweeper.sweep.live import Board
+    from sweeper.sweep.runner import spawn_workers
 
     with contextlib.ExitStack() as stack:
         logs = [stack.enter_context(tempfile.TemporaryFile()) for _ in plan.placements[1:]]
@@ -131,9 +133,9 @@ def _alongside(worker: Worker, plan: RunPlan, argv: list[str], console: Console)
 
 def conclude(worker: Worker, outcome: str, console: Console) -> None:
     """The parent run's report, the leaderboard and the next steps."""
-    from sweeper.live import leaderboard
-    from sweeper.report import refresh_parent_run
-    from sweeper.secrets import mask_text
+    from sweeper.analysis.report import refresh_parent_run
+    from sweeper.masking import mask_text
+    from sweeper.sweep.live import leaderboard
 
     plan = worker.plan
     try:
@@ -199,8 +201,8 @@ _STOPPED = {0, *(128 + signum for signum in STOPPING), *(-signum for signum in S
 
 
 def next_steps(name: str, storage_url: str, tracking_uri: str, experiment_id: str) -> str:
-    from sweeper.secrets import mask_url
-    from sweeper.tracking import where_to_look
+    from sweeper.masking import mask_url
+    from sweeper.tracking.tracker import where_to_look
 
     return (
         "[bold]Next:[/]\n"
@@ -209,3 +211,28 @@ def next_steps(name: str, storage_url: str, tracking_uri: str, experiment_id: st
         f"  sweeper report {name}       # importances and plots\n"
         f"  sweeper promote {name}      # best trial -> full run, registry, predictions.csv"
     )
+
+
+def spawn_workers(
+    argv: list[str], plan: RunPlan, logs: list[IO[bytes]]
+) -> list[subprocess.Popen[bytes]]:
+    """A process of this very command for every placement after the first (this process),
+    each started with its placement's environment (its index, threads and GPU) and the
+    plan's (the time budget's end)."""
+    procs = []
+    for placement, log in zip(plan.placements[1:], logs, strict=True):
+        env = {**os.environ, **plan.spawned_env(), **placement.env()}
+        env[PARENT_ENV] = str(os.getpid())  # a worker stops when this process dies
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "sweeper", *argv],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                # Its own process group: Ctrl-C in the terminal reaches only this process,
+                # which passes it on, so every worker gets each signal once (a second one
+                # kills a worker while it records its trial).
+                process_group=0,
+            )
+        )
+    return procs

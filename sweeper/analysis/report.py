@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 import optuna
 from optuna.trial import TrialState
 
-from sweeper.progress import study_progress
-from sweeper.trial_record import BASELINE, N_PARAMS, SECONDS, VAL_ACC_SE, WARM_START_FROM, ranked
+from sweeper.study.progress import study_progress
+from sweeper.study.record import BASELINE, N_PARAMS, SECONDS, VAL_ACC_SE, WARM_START_FROM, ranked
 
 if TYPE_CHECKING:
-    from sweeper.tracking import Tracker
+    from sweeper.tracking.tracker import Tracker
 
 PLOTS = ("optimization_history", "intermediate_values", "param_importances", "parallel_coordinate")
 

@@ -7,38 +7,41 @@ unchanged), or return True to end it there, keeping its best epoch (a time limit
 
 from __future__ import annotations
 
-import functools
-import gc
 import math
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, ParamSpec
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sweeper.checkpoint import (
+from sweeper.data import FrameBatches, SequenceBatches
+from sweeper.data.split import Split
+from sweeper.errors import DataError
+from sweeper.models import DEFAULTS, Family, RunConfig, build_model, family_of, resolve_config
+from sweeper.phones import NUM_CLASSES
+from sweeper.training.checkpoint import (
     CheckpointError,
     load_checkpoint,
     remove_checkpoint,
     save_checkpoint,
 )
-from sweeper.data import FrameBatches, SequenceBatches
-from sweeper.data.split import Split
-from sweeper.errors import DataError, SweeperError
-from sweeper.models import DEFAULTS, Family, RunConfig, build_model, family_of, resolve_config
-from sweeper.phones import NUM_CLASSES
-from sweeper.standard_error import utterance_bootstrap_se
+from sweeper.training.device import (
+    autocast_dtype,
+    cuda_precision,
+    gpu_memory_peak_mb,
+    out_of_memory_named,
+    select_device,
+    thread_count,
+)
+from sweeper.training.standard_error import utterance_bootstrap_se
 
 __all__ = [
     "DEFAULTS",
-    "DeviceError",
     "EpochStats",
-    "GPUOutOfMemoryError",
     "NonFiniteLossError",
     "TrainResult",
     "frame_logits",
@@ -46,7 +49,6 @@ __all__ = [
     "make_optimizer",
     "predict",
     "resumable_history",
-    "select_device",
     "train",
 ]
 
@@ -63,7 +65,7 @@ class EpochStats:
     epoch_seconds: float  # training plus validation
     lr: float  # at the epoch's first step
     gpu_memory_peak_mb: float | None = None  # since the run started; None off CUDA
-    # val_acc's standard error over val utterances (sweeper.standard_error); None in the
+    # val_acc's standard error over val utterances (sweeper.training.standard_error); None in the
     # checkpoints of sweeper versions that did not measure it
     val_acc_se: float | None = None
 
@@ -90,38 +92,7 @@ class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite (typically a learning rate far too high)."""
 
 
-class DeviceError(SweeperError):
-    """The requested torch device does not exist on this machine."""
-
-
-class GPUOutOfMemoryError(RuntimeError):
-    """Training ran out of GPU memory; the run's memory is released before this is raised."""
-
-
-P = ParamSpec("P")
-
-
-def _out_of_memory_named(run: Callable[P, TrainResult]) -> Callable[P, TrainResult]:
-    """`run`, whose out-of-memory error names the batch size and leaves the GPU's cache empty,
-    so the next trial on this GPU (or a neighbour sharing it) gets the memory back."""
-
-    @functools.wraps(run)
-    def named(*args: P.args, **kwargs: P.kwargs) -> TrainResult:
-        try:
-            return run(*args, **kwargs)
-        except torch.OutOfMemoryError:
-            pass  # leaving the handler drops the traceback, and with it the run's tensors
-        gc.collect()
-        if torch.cuda.is_initialized():
-            torch.cuda.empty_cache()
-        config = args[0] if args else kwargs["config"]
-        batch_size = resolve_config(config).batch_size  # type: ignore[arg-type]
-        raise GPUOutOfMemoryError(f"CUDA out of memory at batch size {batch_size}")
-
-    return named
-
-
-@_out_of_memory_named
+@out_of_memory_named
 def train(
     config: dict[str, Any],
     train: Split,
@@ -147,7 +118,7 @@ def train(
     dev = select_device(device)
     train_labels = _labels(train)
     _labels(val)  # an unusable val split should fail now, not after the first epoch
-    with _thread_count(threads), _cuda_precision(dev):
+    with thread_count(threads), cuda_precision(dev):
         torch.manual_seed(cfg.seed)
         model = build_model(cfg).to(dev)
         train_batches = make_batches(cfg, train, shuffle=True, device=dev)
@@ -156,7 +127,7 @@ def train(
         scheduler = _scheduler(cfg, optimizer, steps_per_epoch=len(train_batches))
         weight = _class_weights(train_labels).to(dev) if cfg.class_weighted else None
         criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
-        amp = _autocast_dtype(cfg, dev)
+        amp = autocast_dtype(cfg, dev)
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
         scaler = torch.amp.GradScaler(dev.type, enabled=amp is torch.float16)
@@ -220,7 +191,7 @@ def train(
                 val_acc=val_acc,
                 epoch_seconds=time.perf_counter() - epoch_started,
                 lr=lr,
-                gpu_memory_peak_mb=_gpu_memory_peak_mb(dev),
+                gpu_memory_peak_mb=gpu_memory_peak_mb(dev),
                 val_acc_se=val_acc_se,
             )
             if not (math.isfinite(stats.train_loss) and math.isfinite(stats.val_loss)):
@@ -294,22 +265,6 @@ def predict(
     batches = make_batches(cfg, split, shuffle=False, device=dev)
     predictions = [frame_logits(cfg, model, b)[0].argmax(1).cpu() for b in batches.epoch(0)]
     return torch.cat(predictions) if predictions else torch.empty(0, dtype=torch.int64)
-
-
-def select_device(device: str = "auto") -> torch.device:
-    """`auto` picks cuda, then mps, then cpu; an explicit name must exist on this machine."""
-    available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
-    if device == "auto":
-        return torch.device(next((name for name, ok in available.items() if ok), "cpu"))
-    try:
-        chosen = torch.device(device)
-    except RuntimeError:
-        raise DeviceError(f"device {device!r}: not a device (try auto, cpu, cuda, mps)") from None
-    if chosen.type != "cpu" and not available.get(chosen.type, False):
-        raise DeviceError(f"device {device!r} is not available on this machine")
-    if chosen.type == "cuda" and (chosen.index or 0) >= torch.cuda.device_count():
-        raise DeviceError(f"device {device!r}: this machine has {torch.cuda.device_count()} GPU(s)")
-    return chosen
 
 
 @torch.no_grad()
@@ -397,48 +352,5 @@ def _class_weights(labels: torch.Tensor) -> torch.Tensor:
     return (weights / weights[present].mean()).float()
 
 
-def _autocast_dtype(cfg: RunConfig, dev: torch.device) -> torch.dtype | None:
-    """`auto`: bf16 on a CUDA GPU that computes in it natively (Ampere and later), else none."""
-    if dev.type != "cuda" or cfg.amp == "none":
-        return None
-    if cfg.amp == "auto":
-        with torch.cuda.device(dev):
-            native = torch.cuda.is_bf16_supported(including_emulation=False)
-        return torch.bfloat16 if native else None
-    return torch.bfloat16 if cfg.amp == "bf16" else torch.float16
-
-
-@contextmanager
-def _cuda_precision(dev: torch.device) -> Iterator[None]:
-    """TF32 matmuls and convolutions on CUDA (10 mantissa bits, ample for this training) for
-    the run only; on CPU nothing changes."""
-    if dev.type != "cuda":
-        yield
-        return
-    previous = torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
-    torch.set_float32_matmul_precision("high")
-    torch.backends.cudnn.allow_tf32 = True
-    try:
-        yield
-    finally:
-        torch.set_float32_matmul_precision(previous[0])
-        torch.backends.cudnn.allow_tf32 = previous[1]
-
-
-def _gpu_memory_peak_mb(dev: torch.device) -> float | None:
-    return torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
-
-
 def _cpu_copy(model: nn.Module) -> dict[str, torch.Tensor]:
     return {name: value.detach().to("cpu", copy=True) for name, value in model.state_dict().items()}
-
-
-@contextmanager
-def _thread_count(threads: int | None) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)

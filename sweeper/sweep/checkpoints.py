@@ -20,13 +20,13 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from sweeper.sqlite_files import sqlite_path
-from sweeper.trial_record import RESUMES, RETRY_OF
+from sweeper.storage.sqlite import sqlite_path
+from sweeper.study.record import RESUMES, RETRY_OF
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
-    from sweeper.tracking import Tracker
+    from sweeper.tracking.tracker import Tracker
 
 
 def lineage(trial: FrozenTrial) -> int:

@@ -16,7 +16,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from sweeper.trial_record import (
+from sweeper.study.record import (
     BEST_EPOCH,
     ENDED,
     EPOCHS_RUN,

@@ -25,10 +25,10 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.atomic import write_atomically
 from sweeper.errors import StudyError
-from sweeper.secrets import mask_url
-from sweeper.study_settings import settings_of
-from sweeper.tracking import Tracker
-from sweeper.trial_record import BEST_EPOCH, CONFIG, N_PARAMS, PARENT_ATTR, RUN_ATTR
+from sweeper.masking import mask_url
+from sweeper.study.record import BEST_EPOCH, CONFIG, N_PARAMS, PARENT_ATTR, RUN_ATTR
+from sweeper.study.settings import settings_of
+from sweeper.tracking.tracker import Tracker
 
 SEED = "seed"
 PNG, CSV, SUMMARY = "comparison.png", "comparison.csv", "summary.md"

@@ -12,11 +12,8 @@ from typing import TYPE_CHECKING
 
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeper.errors import StudyError
-from sweeper.sqlite_files import require_sqlite_file
-
 if TYPE_CHECKING:
-    import optuna
+    pass
 
 # A trial's user attributes.
 RUN_ATTR = "mlflow_run_id"  # the trial's MLflow run
@@ -87,22 +84,3 @@ def ranked(trials: Iterable[FrozenTrial]) -> list[FrozenTrial]:
     """The COMPLETE trials, best val_acc first."""
     complete = (t for t in trials if t.state == TrialState.COMPLETE and t.value is not None)
     return sorted(complete, key=lambda t: t.value or 0.0, reverse=True)
-
-
-def load_existing_study(name: str, storage_url: str) -> optuna.Study:
-    """A study that must already exist, for reading; an unknown name lists the ones that do."""
-    import optuna
-
-    from sweeper.secrets import mask_url
-
-    require_sqlite_file(storage_url, "--storage")
-    try:
-        names = optuna.get_all_study_names(storage_url)
-    except Exception as exc:
-        raise StudyError(
-            f"--storage {mask_url(storage_url)}: cannot read it ({type(exc).__name__})"
-        ) from None
-    if name not in names:
-        known = ", ".join(sorted(names)) or "none yet"
-        raise StudyError(f"no study named {name!r} in {mask_url(storage_url)} (studies: {known})")
-    return optuna.load_study(study_name=name, storage=storage_url)

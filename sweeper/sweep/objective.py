@@ -20,15 +20,11 @@ from optuna.trial import BaseTrial, FrozenTrial
 
 from sweeper.data import Split
 from sweeper.errors import StudyFileError
-from sweeper.memory import PeakMemory
+from sweeper.masking import mask_text
 from sweeper.models import ConfigError, count_parameters, resolve_config
-from sweeper.secrets import mask_text
-from sweeper.signals import deferred, describe
-from sweeper.studyfile import StudyFile, call_search_space
-from sweeper.tracking import Tracker, config_json
-from sweeper.train import EpochStats, resumable_history, train
-from sweeper.trial_checkpoints import CheckpointStore, lineage
-from sweeper.trial_record import (
+from sweeper.process.memory import PeakMemory
+from sweeper.process.signals import deferred, describe
+from sweeper.study.record import (
     BEST_EPOCH,
     CONFIG,
     EPOCHS_RUN,
@@ -51,7 +47,12 @@ from sweeper.trial_record import (
     WARM_START_FROM,
     baseline_of,
 )
-from sweeper.unlogged import TrialLog
+from sweeper.study.spec import StudyFile, call_search_space
+from sweeper.sweep.checkpoints import CheckpointStore, lineage
+from sweeper.tracking.context import config_json
+from sweeper.tracking.tracker import Tracker
+from sweeper.tracking.trial_log import TrialLog
+from sweeper.training.loop import EpochStats, resumable_history, train
 
 
 class SurplusTrial(Exception):
@@ -117,7 +118,7 @@ def make_objective(
                 log.epoch(
                     stats.epoch, lambda: ctx.tracker.log_epoch(run_id, stats.epoch, stats.metrics())
                 )
-            with deferred():  # Optuna writes here: see sweeper.signals
+            with deferred():  # Optuna writes here: see sweeper.process.signals
                 trial.report(stats.val_acc, stats.epoch)
                 prune = trial.should_prune()
             if prune:

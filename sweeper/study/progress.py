@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeper.trial_record import ENDED, is_surplus
+from sweeper.study.record import ENDED, is_surplus
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sweeper.errors import StudyError
-from sweeper.trial_record import SPEC_ATTR, VERSION_ATTR, VERSIONS_ATTR
+from sweeper.study.record import SPEC_ATTR, VERSION_ATTR, VERSIONS_ATTR
 
 if TYPE_CHECKING:
     import optuna
     from optuna.trial import FrozenTrial
 
     from sweeper.data import Split
-    from sweeper.plan import RunPlan
+    from sweeper.sweep.plan import RunPlan
 
 # Settings a resume may not change silently; paths and the trial target may change freely.
 DRIFT_KEYS = {

@@ -2,7 +2,7 @@
 
 The trial is Optuna's to record: with the tracking server down, it still trains, is pruned or
 completes, and its result lands in the study. Each write is tried within MLflow's bounded
-retries (about 20 s against a refused connection, see sweeper.tracking); after the first one
+retries (about 20 s against a refused connection, see sweeper.tracking.tracker); after the first one
 fails, the trial's further writes are not tried (an outage would cost each epoch that long),
 except closing its run, tried once more at the end. What was not logged is said once per trial.
 """
@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from sweeper.errors import first_line
-from sweeper.secrets import mask_text
-from sweeper.signals import deferred
+from sweeper.masking import mask_text
+from sweeper.process.signals import deferred
 
 T = TypeVar("T")
 
@@ -48,7 +48,7 @@ class TrialLog:
         if self.error is not None and not closing:
             return False, None
         try:
-            with deferred():  # a stop signal waits for the write: see sweeper.signals
+            with deferred():  # a stop signal waits for the write: see sweeper.process.signals
                 return True, call()
         except Exception as exc:
             self.error = mask_text(first_line(exc), self.secrets)

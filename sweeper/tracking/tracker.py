@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 import sqlite3
-import subprocess
 import tempfile
 import time
 from collections.abc import Mapping
@@ -39,14 +37,12 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from sweeper.errors import StudyError
-from sweeper.secrets import mask_url
-from sweeper.sqlite_files import enable_wal, sqlite_path
+from sweeper.storage.sqlite import enable_wal, sqlite_path
 
 if TYPE_CHECKING:
     import torch
 
-    from sweeper.progress import StudyProgress
+    from sweeper.study.progress import StudyProgress
 
 _logger = logging.getLogger(__name__)
 
@@ -373,7 +369,7 @@ def where_to_look(tracking_uri: str, experiment_id: str) -> str:
     themselves, not one collapsed parent run."""
     from urllib.parse import urlencode
 
-    from sweeper.secrets import mask_url
+    from sweeper.masking import mask_url
 
     query = urlencode(
         {
@@ -391,49 +387,6 @@ def where_to_look(tracking_uri: str, experiment_id: str) -> str:
     return f"run `{serve}`, then open {LOCAL_UI}/{page}"
 
 
-def context_tags(fingerprint: str, subset_seed: int, device: str) -> dict[str, str]:
-    """What every run records so it can be reproduced: code, data, versions, device."""
-    import torch
-
-    from sweeper import __version__
-
-    tags = {
-        "sweeper.version": __version__,
-        "sweeper.torch_version": torch.__version__,
-        "sweeper.python_version": platform.python_version(),
-        "sweeper.dataset_fingerprint": fingerprint,
-        "sweeper.subset_seed": str(subset_seed),
-        "sweeper.device": device,
-        "sweeper.host": platform.node(),
-    }
-    commit = _git_commit()
-    if commit:
-        tags["mlflow.source.git.commit"] = commit
-        tags["sweeper.git_dirty"] = str(_git_dirty()).lower()
-    return tags
-
-
-def config_json(config: Mapping[str, Any]) -> bytes:
-    return json.dumps(dict(config), indent=2, sort_keys=True).encode()
-
-
-def _git(*args: str) -> str | None:
-    try:
-        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=5, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip()
-
-
-def _git_commit() -> str | None:
-    return _git("rev-parse", "HEAD") or None
-
-
-def _git_dirty() -> bool:
-    """Whether tracked files differ from the commit: the commit alone would not reproduce."""
-    return bool(_git("status", "--porcelain", "--untracked-files=no"))
-
-
 def _param_value(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value)
     return text[:6000]
@@ -445,55 +398,3 @@ def _tag_value(value: str) -> str:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-HEALTH_TIMEOUT_S = 5
-_SQLITE_HEADER = b"SQLite format 3\x00"
-
-
-def check_tracking_store(uri: str) -> None:
-    """Fail fast, before any store is written, when `uri` cannot be a working tracking store:
-    a scheme MLflow has no store for, a file that is not SQLite, a server that does not answer
-    (asked once, for HEALTH_TIMEOUT_S, instead of MLflow's retries)."""
-    from mlflow.tracking._tracking_service.utils import _tracking_store_registry
-
-    shown = f"--tracking-uri {mask_url(uri)!r}"
-    try:
-        _tracking_store_registry.get_store_builder(uri)
-    except MlflowException:
-        raise StudyError(
-            f"{shown}: not a tracking store MLflow knows; expected sqlite:///mlflow.db, "
-            "http://HOST:5000 or a database URL"
-        ) from None
-    if uri.startswith(("http://", "https://")):
-        _check_server(uri, shown)
-    elif uri.startswith("sqlite:"):
-        database = sqlite_path(uri)
-        if database is None:
-            return
-        if not database.parent.is_dir():
-            raise StudyError(f"{shown}: directory {database.parent} does not exist")
-        if database.is_file():
-            with database.open("rb") as file:
-                header = file.read(len(_SQLITE_HEADER))
-            if header and header != _SQLITE_HEADER:
-                raise StudyError(f"{shown}: {database} is not a SQLite database")
-
-
-def _check_server(uri: str, shown: str) -> None:
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-
-    parts = urllib.parse.urlsplit(uri)
-    # /health needs no login; urllib would take a password in the URL for part of the port.
-    health = parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="")
-    url = urllib.parse.urlunsplit(health).rstrip("/") + "/health"
-    try:
-        with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT_S):
-            return
-    except urllib.error.HTTPError as exc:
-        reason = f"HTTP {exc.code} from {url}"
-    except (OSError, ValueError) as exc:
-        reason = str(getattr(exc, "reason", None) or exc)
-    raise StudyError(f"{shown}: the tracking server does not answer ({reason})")

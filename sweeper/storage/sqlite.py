@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy.engine import URL, make_url
 
 from sweeper.errors import StudyError
-from sweeper.secrets import mask_url
+from sweeper.masking import mask_url
 
 # How long a SQLite writer waits for another process's lock before failing with
 # "database is locked": the stores' transactions are short, so waiting is always right.

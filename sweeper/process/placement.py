@@ -113,9 +113,9 @@ def plan_this_machine(
 def describe_device(device: str, threads: int) -> str:
     """The device trials of this worker train on, as recorded with each trial: e.g.
     `cuda:0 NVIDIA H200 (CUDA_VISIBLE_DEVICES=1), 4 threads, OMP passive` or
-    `cpu, 2 threads, OMP active` (OpenMP's wait policy: see sweeper.wait_policy)."""
-    from sweeper.train import select_device
-    from sweeper.wait_policy import in_effect
+    `cpu, 2 threads, OMP active` (OpenMP's wait policy: see sweeper.process.wait_policy)."""
+    from sweeper.process.wait_policy import in_effect
+    from sweeper.training.device import select_device
 
     dev = select_device(device)
     if dev.type != "cuda":

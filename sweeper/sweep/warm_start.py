@@ -29,12 +29,8 @@ from optuna.distributions import (
 from optuna.trial import FixedTrial, FrozenTrial, TrialState
 
 from sweeper.errors import StudyError
-from sweeper.objective import trial_config
-from sweeper.plan import RunPlan
-from sweeper.storage import storage_lock
-from sweeper.study_settings import settings_of
-from sweeper.studyfile import StudyFile
-from sweeper.trial_record import (
+from sweeper.storage.rdb import load_existing_study, storage_lock
+from sweeper.study.record import (
     BEST_EPOCH,
     CONFIG,
     EPOCHS_RUN,
@@ -44,9 +40,12 @@ from sweeper.trial_record import (
     VERSION_ATTR,
     WARM_START_FROM,
     WARM_STARTS_ATTR,
-    load_existing_study,
     ranked,
 )
+from sweeper.study.settings import settings_of
+from sweeper.study.spec import StudyFile
+from sweeper.sweep.objective import trial_config
+from sweeper.sweep.plan import RunPlan
 
 # Settings under which two trials' val_acc were measured on the same frames.
 SUBSET_KEYS = (

@@ -21,7 +21,7 @@ import optuna
 import sqlalchemy
 from optuna.trial import TrialState
 
-from sweeper.secrets import mask_text
+from sweeper.masking import mask_text
 
 # How long a worker waits for its database to come back before the call that needs it fails.
 RECONNECT_TIMEOUT_S = 300

@@ -12,117 +12,38 @@ id is kept beside it: the same command after an interruption continues the same 
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import json
 import logging
-import re
-import shutil
-import statistics
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
-import platformdirs
-import sqlalchemy
 import torch
 from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sweeper.atomic import write_atomically
 from sweeper.data import Split, course_split, load_corpus, subset
 from sweeper.data.corpus import Corpus
 from sweeper.errors import DataError, StudyError
+from sweeper.masking import mask_text, mask_url
 from sweeper.models import count_parameters, resolve_config
-from sweeper.placement import describe_device
-from sweeper.predictions import accuracy, predict_utterances, write_predictions
-from sweeper.registry import VAL_ACC_TAG, Champion, crown_if_better
-from sweeper.runner import quiet_libraries
-from sweeper.secrets import mask_text, mask_url
-from sweeper.servable import example_features, export_classifier
-from sweeper.sqlite_files import sqlite_path
-from sweeper.storage import LockHeld, storage_lock
-from sweeper.study_settings import settings_of
-from sweeper.sweep import parent_run
-from sweeper.tracking import Tracker, config_json, context_tags
-from sweeper.train import EpochStats, TrainResult, train
-from sweeper.trial_record import (
-    CONFIG,
-    FINISHED,
-    N_PARAMS,
-    RUN_ATTR,
-    load_existing_study,
-    ranked,
-)
-
-
-@dataclass(frozen=True)
-class PromoteRequest:
-    """What the user asked for; None means the documented default."""
-
-    study_name: str
-    storage_url: str
-    tracking_uri: str
-    trial: int | None = None
-    epochs: int | None = None  # default: twice the study's epoch budget
-    data: Path | None = None  # default: the directory the study was swept on
-    out: Path = Path("predictions.csv")
-    register_as: str | None = None  # default: the study name
-    top: int = 1
-    top_scale: float = 10.0  # --top subsets are this many times the study's
-    seeds: int = 2  # --top K > 1 retrains each candidate this many times; unused otherwise
-    patience: int = 3
-    device: str = "auto"
-
-
-@dataclass(frozen=True)
-class Recheck:
-    """One of the top K trials retrained on the larger subset, once per seed."""
-
-    trial: int
-    sweep_val_acc: float
-    val_acc: dict[int, float]  # the best val_acc of each seed's run, by seed
-
-    @property
-    def mean(self) -> float:
-        return statistics.mean(self.val_acc.values())
-
-    @property
-    def sd(self) -> float:
-        """The sample standard deviation over the seeds (there are at least 2)."""
-        return statistics.stdev(self.val_acc.values())
-
-    def cells(self, seeds: list[int], digits: int) -> list[str]:
-        """The val_acc of each of `seeds`, empty for a seed this trial did not run."""
-        return [f"{self.val_acc[s]:.{digits}f}" if s in self.val_acc else "" for s in seeds]
-
-
-def seeds_of(rechecks: list[Recheck]) -> list[int]:
-    """Every seed any recheck ran, in order: one column each in the table and top_k.csv (a
-    study that searches `seed` gives its candidates different ones)."""
-    return sorted({seed for recheck in rechecks for seed in recheck.val_acc})
-
-
-@dataclass(frozen=True)
-class Promotion:
-    trial: int
-    run_id: str
-    resumed: bool
-    result: TrainResult
-    train_frames: int
-    val_frames: int
-    test_acc: float | None
-    test_frames: int
-    predictions: Path
-    champion: Champion
-    rechecks: list[Recheck]
-    experiment_id: str  # the study's MLflow experiment
+from sweeper.process.placement import describe_device
+from sweeper.promote.predictions import accuracy, predict_utterances, write_predictions
+from sweeper.promote.registration import log_outcome, register
+from sweeper.promote.request import PromoteRequest, Promotion, Recheck
+from sweeper.promote.resume import ResumeState, lock_file
+from sweeper.promote.servable import export_classifier
+from sweeper.storage.rdb import LockHeld, load_existing_study, storage_lock
+from sweeper.study.record import CONFIG, FINISHED, N_PARAMS, RUN_ATTR, ranked
+from sweeper.study.settings import settings_of
+from sweeper.sweep.runner import quiet_libraries
+from sweeper.sweep.worker import parent_run
+from sweeper.tracking.context import context_tags
+from sweeper.tracking.tracker import Tracker
+from sweeper.training.loop import EpochStats, train
 
 
 def promote(request: PromoteRequest, console: Console) -> Promotion:
@@ -143,7 +64,7 @@ def promote(request: PromoteRequest, console: Console) -> Promotion:
             request.storage_url,
             f"sweeper promote of {name}",
             wait=False,
-            lock_file=_lock_file("promote", request.storage_url, name),
+            lock_file=lock_file("promote", request.storage_url, name),
         ):
             return _promote(study, request, console)
     except LockHeld:
@@ -204,9 +125,9 @@ def _promote(study: optuna.Study, request: PromoteRequest, console: Console) -> 
             classes = predict_utterances(program, corpus.test, lambda: progress.advance(task))
         write_predictions(request.out, classes)
         test_acc = None if corpus.test.labels is None else accuracy(classes, corpus.test.labels)
-        _log_outcome(tracker, run_id, request, config, result, test_acc, rechecks)
+        log_outcome(tracker, run_id, request, config, result, test_acc, rechecks)
         # last: a version in the registry is what others see, so only a complete run makes one
-        champion = _register(tracker, run_id, program, request, chosen, result, test_acc, corpus)
+        champion = register(tracker, run_id, program, request, chosen, result, test_acc, corpus)
     except KeyboardInterrupt:
         tracker.interrupt(run_id)
         raise
@@ -292,83 +213,6 @@ def _load_data(data: Path | None, settings: dict[str, Any], console: Console) ->
             highlight=False,
         )
     return corpus
-
-
-@dataclass(frozen=True)
-class ResumeState:
-    """A promotion's checkpoints and MLflow run id, in one directory of the user cache."""
-
-    directory: Path
-
-    @classmethod
-    def for_promotion(
-        cls,
-        request: PromoteRequest,
-        fingerprint: str,
-        candidates: list[FrozenTrial],
-        epochs: int,
-    ) -> ResumeState:
-        key = {
-            "storage": request.storage_url,
-            "tracking": request.tracking_uri,
-            "study": request.study_name,
-            "trials": [t.number for t in candidates],
-            "epochs": epochs,
-            "patience": request.patience,
-            "top_scale": request.top_scale,
-            "seeds": request.seeds,
-            "data": fingerprint,
-        }
-        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-        readable = re.sub(r"[^\w.-]", "_", request.study_name)[:40]
-        return cls(_cache_root() / f"{readable}-{digest}")
-
-    @property
-    def full_run(self) -> Path:
-        return self.directory / "full"
-
-    def recheck(self, trial: int, seed: int) -> Path:
-        """A finished recheck's checkpoint holds all its epochs: resumed, it trains none."""
-        return self.directory / f"recheck-{trial}-seed-{seed}"
-
-    @property
-    def _run_file(self) -> Path:
-        return self.directory / "run.json"
-
-    def run_id(self) -> str | None:
-        try:
-            return str(json.loads(self._run_file.read_text())["run_id"])
-        except (OSError, ValueError, KeyError):
-            return None
-
-    def remember(self, run_id: str) -> None:
-        write_atomically(self._run_file, json.dumps({"run_id": run_id}).encode())
-
-    def forget_full_run(self) -> None:
-        shutil.rmtree(self.full_run, ignore_errors=True)
-
-    def clear(self) -> None:
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def _cache_root() -> Path:
-    return Path(platformdirs.user_cache_dir("sweeper")) / "promote"
-
-
-def _lock_file(kind: str, store: str, name: str) -> Path:
-    """The file locking `kind` (a promotion, a crowning) of `name` in `store` on this machine:
-    one file per store, however its path is spelt."""
-    key = json.dumps([kind, _same_store(store), name])
-    return _cache_root() / "locks" / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.lock"
-
-
-def _same_store(url: str) -> str:
-    """`url`, with a SQLite file's path made absolute."""
-    try:
-        database = sqlite_path(url)
-    except sqlalchemy.exc.ArgumentError:
-        return url
-    return url if database is None else f"sqlite:///{database.resolve()}"
 
 
 def _recheck(
@@ -469,86 +313,6 @@ def _epoch_logger(
         )
 
     return on_epoch
-
-
-def _register(
-    tracker: Tracker,
-    run_id: str,
-    program: Any,
-    request: PromoteRequest,
-    trial: FrozenTrial,
-    result: TrainResult,
-    test_acc: float | None,
-    corpus: Corpus,
-) -> Champion:
-    name = request.register_as or request.study_name
-    source_run = trial.user_attrs.get(RUN_ATTR, "")
-    version_tags = {
-        VAL_ACC_TAG: repr(result.best_val_acc),
-        "sweeper.study": request.study_name,
-        "sweeper.trial": str(trial.number),
-        "sweeper.source_run_id": source_run,
-        "sweeper.dataset_fingerprint": corpus.fingerprint,
-    }
-    if test_acc is not None:
-        version_tags["test_acc"] = repr(test_acc)
-    # a resumed promotion may have registered its model before it was stopped
-    version = tracker.version_of_run(name, run_id, version_tags)
-    if version is None:
-        # the model's page says where the version came from, with no need to read its tags
-        description = (
-            f"Trial {trial.number} of study {request.study_name!r} (its sweep run {source_run}), "
-            f"retrained on the full data in run {run_id}: val_acc {result.best_val_acc:.4f}."
-        )
-        version = tracker.log_model(
-            run_id, program, example_features(), name, version_tags, description
-        )
-    # read, compare, set: two promotions crowning at once must not both win
-    with storage_lock(
-        request.storage_url,
-        f"sweeper champion of {name} at {_same_store(request.tracking_uri)}",
-        lock_file=_lock_file("champion", request.tracking_uri, name),
-    ):
-        champion = crown_if_better(tracker, name, version, result.best_val_acc)
-    tracker.set_tags(
-        run_id,
-        {"sweeper.model_version": f"{name}/{version}", "sweeper.champion": str(champion.crowned)},
-    )
-    return champion
-
-
-def _log_outcome(
-    tracker: Tracker,
-    run_id: str,
-    request: PromoteRequest,
-    config: dict[str, Any],
-    result: TrainResult,
-    test_acc: float | None,
-    rechecks: list[Recheck],
-) -> None:
-    metrics = {"best_val_acc": result.best_val_acc, "best_epoch": result.best_epoch}
-    if test_acc is not None:
-        metrics["test_acc"] = test_acc
-    tracker.log_metrics(run_id, metrics)
-    files = {"predictions.csv": request.out.read_bytes(), "config.json": config_json(config)}
-    if rechecks:
-        files["top_k.csv"] = recheck_csv(rechecks)
-    tracker.log_files(run_id, files)
-
-
-def recheck_csv(rechecks: list[Recheck]) -> bytes:
-    """One row per candidate, in the study's order; a seed it did not run is an empty cell."""
-    seeds = seeds_of(rechecks)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(
-        ["trial", "sweep_val_acc", "mean_val_acc", "sd_val_acc"]
-        + [f"val_acc_seed_{seed}" for seed in seeds]
-    )
-    for r in rechecks:
-        scores = [f"{value:.6f}" for value in (r.sweep_val_acc, r.mean, r.sd)]
-        writer.writerow([r.trial, *scores, *r.cells(seeds, 6)])
-    return buffer.getvalue().encode()
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sweeper.tracking import Tracker
+from sweeper.tracking.tracker import Tracker
 
 CHAMPION = "champion"  # the registry alias of the best promoted version
 VAL_ACC_TAG = "val_acc"  # on each registered version: what the champion is compared on

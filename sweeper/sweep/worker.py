@@ -8,31 +8,22 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, nullcontext, suppress
-from typing import IO, Any
+from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.data import Split
 from sweeper.errors import StudyError, StudyFileError, first_line
-from sweeper.objective import TrialContext, make_objective
-from sweeper.plan import RunPlan
-from sweeper.progress import study_progress
-from sweeper.samplers import TrialSeededSampler
-from sweeper.secrets import mask_text, mask_url
-from sweeper.signals import PARENT_ENV, deferred
-from sweeper.storage import storage_lock
-from sweeper.study_settings import record, refuse_drift
-from sweeper.studyfile import StudySpec
-from sweeper.tracking import Tracker
-from sweeper.trial_checkpoints import CheckpointStore, checkpoint_store, lineage
-from sweeper.trial_record import (
+from sweeper.masking import mask_text, mask_url
+from sweeper.process.signals import deferred
+from sweeper.storage.rdb import storage_lock
+from sweeper.study.progress import study_progress
+from sweeper.study.record import (
     BASELINE,
     BASELINES_ATTR,
     FAIL_REASON,
@@ -47,51 +38,22 @@ from sweeper.trial_record import (
     ranked,
     was_interrupted,
 )
+from sweeper.study.settings import record, refuse_drift
+from sweeper.sweep.checkpoints import CheckpointStore, checkpoint_store, lineage
+from sweeper.sweep.objective import TrialContext, make_objective
+from sweeper.sweep.plan import RunPlan
+from sweeper.sweep.strategy import make_pruner, make_sampler
+from sweeper.tracking.tracker import Tracker
 
 MAX_FAILURES_IN_A_ROW = 5
 
 _logger = logging.getLogger(__name__)
 
 
-def make_sampler(kind: str, spec: StudySpec, seed: int) -> optuna.samplers.BaseSampler:
-    # Seeded per trial, not per process: workers on other machines share `seed` (scale-out).
-    if kind == "tpe":
-        return TrialSeededSampler(_tpe, seed)
-    if kind == "random":
-        return TrialSeededSampler(lambda s: optuna.samplers.RandomSampler(seed=s), seed)
-    assert spec.grid is not None  # checked with the plan (StudySpec.check_sampler)
-    return optuna.samplers.GridSampler(spec.grid, seed=seed)
-
-
-def _tpe(seed: int) -> optuna.samplers.TPESampler:
-    # Optuna's TPE is multivariate with a constant liar by default (running trials of other
-    # workers count as bad, so the workers spread out); `group` extends the joint model to
-    # conditional, define-by-run spaces such as studies/lstm.py's.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(seed=seed, group=True)
-
-
-def make_pruner(kind: str, spec: StudySpec) -> optuna.pruners.BasePruner:
-    if kind == "hyperband":
-        # its first rung comes after the warm-up: a family that starts slower (whole-utterance
-        # RNNs against windowed ones, benchmarks/budget_fairness.py) is not judged before then
-        first_rung = min(spec.pruner_warmup_epochs + 1, spec.epochs)
-        return optuna.pruners.HyperbandPruner(min_resource=first_rung, max_resource=spec.epochs)
-    if kind in ("median", "percentile"):
-        return optuna.pruners.PercentilePruner(
-            50.0 if kind == "median" else spec.pruner_percentile,
-            n_startup_trials=spec.pruner_startup_trials,
-            # Optuna's warm-up counts steps from 0; a trial reports epochs from 1.
-            n_warmup_steps=spec.pruner_warmup_epochs + 1,
-        )
-    return optuna.pruners.NopPruner()
-
-
 def open_study(
     plan: RunPlan, on_stale: Callable[[optuna.Study, FrozenTrial], None]
 ) -> optuna.Study:
-    from sweeper.storage import open_storage
+    from sweeper.storage.rdb import open_storage
 
     storage = open_storage(
         plan.storage_url,
@@ -442,28 +404,3 @@ def _taken_over(exc: Exception) -> bool:
     return isinstance(exc, optuna.exceptions.UpdateFinishedTrialError) or str(exc).startswith(
         "Cannot tell a FAIL trial"
     )
-
-
-def spawn_workers(
-    argv: list[str], plan: RunPlan, logs: list[IO[bytes]]
-) -> list[subprocess.Popen[bytes]]:
-    """A process of this very command for every placement after the first (this process),
-    each started with its placement's environment (its index, threads and GPU) and the
-    plan's (the time budget's end)."""
-    procs = []
-    for placement, log in zip(plan.placements[1:], logs, strict=True):
-        env = {**os.environ, **plan.spawned_env(), **placement.env()}
-        env[PARENT_ENV] = str(os.getpid())  # a worker stops when this process dies
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "sweeper", *argv],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-                # Its own process group: Ctrl-C in the terminal reaches only this process,
-                # which passes it on, so every worker gets each signal once (a second one
-                # kills a worker while it records its trial).
-                process_group=0,
-            )
-        )
-    return procs
