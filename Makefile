@@ -24,9 +24,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/sweeper run studies/quick.py --trials 20
 
+# the import contracts and the type checker: both configured in pyproject.toml
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo
+	$(BIN)/mypy
 
 # --dist loadfile: a file's tests share one worker, so a module fixture (one sweep) runs once
 test: lint
