@@ -24,9 +24,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/sweeper run studies/quick.py --trials 20
 
+# the import contracts and the type checker: both configured in pyproject.toml
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo
+	$(BIN)/mypy
 
 # the docs/ pages; --strict makes a dead link or #anchor (mkdocs.yml's validation) a failure.
 # Quiet by keeping the output for a failure: mkdocs --quiet drops the warnings before --strict

@@ -11,11 +11,11 @@ import-linter contracts check it):
     training   one run of a plain config: the loop, devices, checkpoints, the value's error
     study      what a study file declares and what a stored study records of its trials
     storage    Optuna's RDB storage (SQLite, PostgreSQL), its locks and its outages
-    tracking   every MLflow call: runs, the checkpoint store, the registry, the store's health
     process    signals, placement on cores and GPUs, OpenMP's wait policy, peak memory
+    tracking   every MLflow call: runs, the checkpoint store, the registry, the store's health
+    analysis   report and the deep-vs-shallow comparison
     sweep      a sweep top down: plan, runner, worker, objective, search strategy, warm start
     promote    best trial -> full run, registered model, predictions.csv
-    analysis   report and the deep-vs-shallow comparison
     commands   the Typer commands (thin); cli.py assembles them
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -16,6 +17,8 @@ import optuna
 import psycopg
 import pytest
 import sqlalchemy
+from optuna.distributions import FloatDistribution
+from optuna.testing.pytest_storages import StorageTestCase
 from sqlalchemy.engine import make_url
 
 from sweeper.errors import StudyError
@@ -159,6 +162,15 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
     return str(request.getfixturevalue("postgres_url"))
 
 
+class TestOptunasStoragePromises(StorageTestCase):
+    """Optuna's own tests of a storage (pickling included), run on the storage sweeper opens:
+    its wrapper must keep every promise Optuna's RDB storage makes."""
+
+    @pytest.fixture(params=["sqlite", "postgresql"])
+    def storage(self, request: pytest.FixtureRequest, tmp_path: Path) -> ResilientRDBStorage:
+        return open_storage(database_url(request.param, tmp_path, request), **HEARTBEAT)
+
+
 WORKER = textwrap.dedent(
     f"""
     import sys, optuna
@@ -274,11 +286,24 @@ def test_running_trial_survives_a_database_restart(own_postgres_cluster: Postgre
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
 
 
+def _unpickled(storage: T) -> T:
+    """What another process gets of `storage` (Optuna's storages pickle, as joblib and
+    multiprocessing need)."""
+    return pickle.loads(pickle.dumps(storage))
+
+
+def _as_opened(storage: T) -> T:
+    return storage
+
+
+@pytest.mark.parametrize("copy", [_as_opened, _unpickled], ids=["as opened", "unpickled"])
 def test_a_call_during_a_database_outage_waits_for_the_database(
-    own_postgres_cluster: PostgresCluster, caplog: pytest.LogCaptureFixture
+    copy: Callable[[ResilientRDBStorage], ResilientRDBStorage],
+    own_postgres_cluster: PostgresCluster,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     study = optuna.create_study(
-        storage=open_storage(own_postgres_cluster.url, **HEARTBEAT), study_name="s"
+        storage=copy(open_storage(own_postgres_cluster.url, **HEARTBEAT)), study_name="s"
     )
     own_postgres_cluster.stop()
     restart = threading.Timer(2, own_postgres_cluster.start)
@@ -336,6 +361,37 @@ def test_a_query_cut_off_by_the_database_is_made_again(
     assert (study.trials[2].state, study.trials[2].value) == (optuna.trial.TrialState.COMPLETE, 0.5)
     for call in ("_get_trials", "set_trial_user_attr", "set_trial_state_values"):
         assert f"storage dropped the connection ({call}); trying again" in caplog.text
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")  # study.ask()
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")  # fail_stale_trials
+def test_an_unpickled_storage_is_set_up_alike_and_retries_a_silent_workers_trial(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/sweeps.db"
+    storage = open_storage(url, **HEARTBEAT)
+    study = optuna.create_study(storage=storage, study_name="s")
+    silent = study.ask({"x": FloatDistribution(0.0, 1.0)})
+    storage.record_heartbeat(silent._trial_id)  # its worker's last beat
+
+    copy = _unpickled(storage)
+
+    assert copy.url == url
+    with copy.engine.connect() as connection:  # 1: NORMAL, as open_storage sets it
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+    time.sleep(HEARTBEAT["grace_period"] + 1)
+    seen_by_copy = optuna.load_study(study_name="s", storage=copy)
+    optuna.storages.fail_stale_trials(seen_by_copy)
+    failed, retried = seen_by_copy.trials
+    assert (failed.state, retried.state) == (
+        optuna.trial.TrialState.FAIL,
+        optuna.trial.TrialState.WAITING,
+    )
+    assert retried.params == failed.params == silent.params
+    assert failed.user_attrs[FAIL_REASON] == (
+        f"worker stopped sending heartbeats; retried as trial 1 "
+        f"(none for {HEARTBEAT['grace_period']}s)"
+    )
 
 
 def test_sqlite_storage_uses_write_ahead_logging(tmp_path: Path) -> None:

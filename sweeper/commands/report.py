@@ -36,10 +36,11 @@ def report(
 
     study = load_existing_study(study_name, resolve_storage_url(storage))
     folder = out or Path("sweeper-reports") / study_name
-    parent = study.user_attrs.get(PARENT_ATTR)
+    parent: str | None = study.user_attrs.get(PARENT_ATTR)
     tracking = resolve_tracking_uri(tracking_uri)
-    tracker = Tracker(tracking, study_name) if parent else None
-    if tracker is not None:
+    tracker: Tracker | None = None
+    if parent:  # a tracked study: the report goes onto its parent run as well
+        tracker = Tracker(tracking, study_name)
         result = log_report(study, tracker, parent, folder)
     else:
         result = write_report(study, folder)

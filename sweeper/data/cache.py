@@ -51,8 +51,9 @@ def fingerprint(splits: dict[str, Split]) -> str:
         digest.update(f"\0{name}\0{len(split.utt_ids)}\0".encode())
         digest.update("\n".join(split.utt_ids).encode())
         for tensor in (split.lengths, split.features, split.labels):
-            # numpy arrays expose their buffer, so hashing copies nothing
-            digest.update(b"\0-" if tensor is None else tensor.contiguous().numpy())
+            # numpy arrays expose their buffer, so hashing copies nothing (numpy's stubs declare
+            # that buffer only from Python 3.12, where PEP 688 made it visible to type checkers)
+            digest.update(b"\0-" if tensor is None else tensor.contiguous().numpy())  # type: ignore[arg-type]
     return digest.hexdigest()[:16]
 
 

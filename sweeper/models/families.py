@@ -9,8 +9,10 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from functools import cached_property
 from itertools import pairwise
+from typing import cast
 
 import torch
 from torch import nn
@@ -127,6 +129,13 @@ class SequenceRNN(nn.Module):
         self.head = head(cfg)
         self.fused: bool | None = None
 
+    @property
+    def rnns(self) -> list[list[nn.LSTM | nn.GRU]]:
+        """Per layer, its forward RNN and (bidirectional) its backward one."""
+        # what __init__ put in `layers`, which nn.ModuleList can only type as bare Modules
+        layers = cast(Iterable[Iterable[nn.LSTM | nn.GRU]], self.layers)
+        return [list(directions) for directions in layers]
+
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         batch, steps, _ = x.shape
         position = torch.arange(steps, device=x.device)
@@ -145,7 +154,7 @@ class SequenceRNN(nn.Module):
         lengths = lengths.to(x.device)[:, None]
         # step t of the reversed utterance is step length-1-t; padded steps stay in place
         reverse = torch.where(real, lengths - 1 - position, position)
-        for depth, directions in enumerate(self.layers):
+        for depth, directions in enumerate(self.rnns):
             if depth:
                 x = self.dropout(x)
             outputs = [directions[0](x)[0]]
@@ -173,14 +182,15 @@ class SequenceRNN(nn.Module):
     def _cudnn_twin(self) -> nn.LSTM | nn.GRU:
         """A weightless (meta) multi-layer RNN in cuDNN's layout; functional_call lends it the
         weights. Kept out of the module tree: it holds no state of its own."""
-        first = self.layers[0][0]
+        rnns = self.rnns
+        first = rnns[0][0]
         return type(first)(
             first.input_size,
             first.hidden_size,
-            num_layers=len(self.layers),
+            num_layers=len(rnns),
             batch_first=True,
-            bidirectional=len(self.layers[0]) == 2,
-            dropout=self.dropout.p if len(self.layers) > 1 else 0.0,
+            bidirectional=len(rnns[0]) == 2,
+            dropout=self.dropout.p if len(rnns) > 1 else 0.0,
             device="meta",
         )
 
@@ -188,7 +198,7 @@ class SequenceRNN(nn.Module):
         """The weights under the names of one multi-layer (bidirectional) nn.LSTM/GRU."""
         return {
             name.replace("_l0", f"_l{depth}" + ("_reverse" if direction else "")): weight
-            for depth, directions in enumerate(self.layers)
+            for depth, directions in enumerate(self.rnns)
             for direction, rnn in enumerate(directions)
             for name, weight in rnn.named_parameters()
         }

@@ -16,11 +16,11 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import optuna
 import sqlalchemy
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
@@ -34,9 +34,6 @@ from sweeper.storage.sqlite import (
     sqlite_file,
 )
 from sweeper.study.record import FAIL_REASON, RETRY_HISTORY
-
-if TYPE_CHECKING:
-    import optuna
 
 DEFAULT_STORAGE = "sqlite:///sweeps.db"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -104,6 +101,97 @@ def _engine_kwargs(url: URL) -> dict[str, Any]:
     return kwargs
 
 
+class SweepStorage(ResilientRDBStorage):
+    """Optuna's RDB storage as sweeper's workers share it (see `open_storage`).
+
+    Pickles as Optuna's storages do, and the copy is set up alike: Optuna makes its engine anew
+    when unpickled. Hence a class holding the stale-trial handling, where a closure would not
+    pickle; `on_stale` must pickle too.
+    """
+
+    _ended_trial_to_annotate: int | None = None
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        engine_kwargs: dict[str, Any],
+        heartbeat_interval: int,
+        grace_period: int,
+        max_retry: int,
+        on_stale: Callable[[optuna.Study, FrozenTrial], None] | None,
+    ) -> None:
+        self._max_retry = max_retry
+        self._on_stale = on_stale
+        # Both are marked experimental in Optuna 5 but are its documented answer to dead
+        # workers; the warning would only confuse sweeper's users.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self._retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+            super().__init__(
+                # RDBStorage formats the URL with str.format ({SCHEMA_VERSION}); keep a
+                # password's literal braces intact.
+                url.replace("{", "{{").replace("}", "}}"),
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=heartbeat_interval,
+                grace_period=grace_period,
+                heartbeat_stale_trial_callback=self._fail_stale,
+            )
+        self._set_up_engine()
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        self._set_up_engine()
+
+    def _set_up_engine(self) -> None:
+        """SQLite syncs its log at checkpoints; with other databases, new connections wait out
+        an outage (see `sweeper.storage.resilient`)."""
+        if self.engine.name == "sqlite":
+            sqlalchemy.event.listen(self.engine, "connect", _sync_at_checkpoints)
+            self.engine.dispose()  # the connections Optuna opened to set up come back with it
+        else:
+            reconnect_patiently(self.engine, self.url)
+
+    def _fail_stale(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        """A trial whose worker stopped sending heartbeats, just failed: retried, its
+        FAIL_REASON naming the retry, then `on_stale` told."""
+        self._retry(study, trial)
+        self._say_why_stale(study, trial)
+        if self._on_stale is not None:
+            self._on_stale(study, trial)
+
+    def _say_why_stale(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        # From the storage itself: the study's cache would keep the failed trial as it reads
+        # now, without the reason set below.
+        study_id = self.get_study_id_from_name(study.study_name)
+        retried = next(
+            (
+                t.number
+                for t in self.get_all_trials(study_id, deepcopy=False)
+                if t.system_attrs.get(RETRY_HISTORY, [])[-1:] == [trial.number]
+            ),
+            None,
+        )
+        then = (
+            f"retried as trial {retried}"
+            if retried is not None
+            else f"not retried: its parameters have failed {self._max_retry + 1} times"
+        )
+        reason = f"worker stopped sending heartbeats; {then} (none for {self.grace_period}s)"
+        trial_id = self.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+        # Optuna refuses to change a trial that has ended: let this one attribute through.
+        self._ended_trial_to_annotate = trial_id
+        try:
+            self.set_trial_user_attr(trial_id, FAIL_REASON, reason)
+        finally:
+            self._ended_trial_to_annotate = None
+        trial.user_attrs[FAIL_REASON] = reason
+
+    def check_trial_is_updatable(self, trial_id: int, trial_state: TrialState) -> None:
+        if trial_id != self._ended_trial_to_annotate:
+            super().check_trial_is_updatable(trial_id, trial_state)
+
+
 def open_storage(
     url: str,
     *,
@@ -111,7 +199,7 @@ def open_storage(
     grace_period: int,
     max_retry: int,
     on_stale: Callable[[optuna.Study, FrozenTrial], None] | None = None,
-) -> optuna.storages.RDBStorage:
+) -> SweepStorage:
     """Optuna's RDB storage for `url`, ready for several workers on one study.
 
     Running trials send a heartbeat every `heartbeat_interval` seconds; a trial silent for
@@ -120,7 +208,7 @@ def open_storage(
     FAIL_REASON says so and names the retry; `on_stale` then hears of the failed trial (to close
     its tracking run, say). SQLite gets a busy timeout and write-ahead logging so local worker
     processes do not fail on locks; with other databases, workers wait out a restart (see
-    `sweeper.outage`).
+    `sweeper.storage.resilient`).
     """
     check_heartbeat(heartbeat_interval, grace_period)
     parsed = _parse_database_url(url, "--storage")
@@ -129,45 +217,27 @@ def open_storage(
     try:
         if database is not None:
             enable_wal(database)
-        # Both are marked experimental in Optuna 5 but are its documented answer to dead
-        # workers; the warning would only confuse sweeper's users.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
-
-            def stale(study: optuna.Study, trial: FrozenTrial) -> None:
-                retry(study, trial)
-                _say_why_stale(storage, study, trial, grace_period, max_retry)
-                if on_stale is not None:
-                    on_stale(study, trial)
-
-            for attempt in range(3):
-                try:
-                    storage = ResilientRDBStorage(
-                        # RDBStorage formats the URL with str.format ({SCHEMA_VERSION}); keep
-                        # a password's literal braces intact.
-                        url.replace("{", "{{").replace("}", "}}"),
-                        engine_kwargs=_engine_kwargs(parsed),
-                        heartbeat_interval=heartbeat_interval,
-                        grace_period=grace_period,
-                        heartbeat_stale_trial_callback=stale,
-                    )
-                    break
-                except sqlalchemy.exc.SQLAlchemyError as exc:
-                    # Workers starting together on a new database race to create Optuna's
-                    # tables; the loser finds them made and simply opens the storage again.
-                    if "already exists" not in str(exc) or attempt == 2:
-                        raise
-                    time.sleep(0.5)
+        for attempt in range(3):
+            try:
+                storage = SweepStorage(
+                    url,
+                    engine_kwargs=_engine_kwargs(parsed),
+                    heartbeat_interval=heartbeat_interval,
+                    grace_period=grace_period,
+                    max_retry=max_retry,
+                    on_stale=on_stale,
+                )
+                break
+            except sqlalchemy.exc.SQLAlchemyError as exc:
+                # Workers starting together on a new database race to create Optuna's tables;
+                # the loser finds them made and simply opens the storage again.
+                if "already exists" not in str(exc) or attempt == 2:
+                    raise
+                time.sleep(0.5)
     except (sqlite3.Error, sqlalchemy.exc.SQLAlchemyError) as exc:
         raise _cannot_open(url, exc) from None
     except RuntimeError as exc:  # Optuna's table schema is from another Optuna version
         raise StudyError(f"--storage {shown!r}: {mask_text(str(exc), [url])}") from None
-    if parsed.get_backend_name() == "sqlite":
-        sqlalchemy.event.listen(storage.engine, "connect", _sync_at_checkpoints)
-        storage.engine.dispose()  # the connections Optuna opened to set up come back with it
-    else:
-        reconnect_patiently(storage.engine, url)
     return storage
 
 
@@ -178,37 +248,6 @@ def check_heartbeat(heartbeat_interval: int, grace_period: int) -> None:
             f"--heartbeat ({heartbeat_interval}s) must be at least 1 s and below the grace "
             f"period, --grace ({grace_period}s)"
         )
-
-
-def _say_why_stale(
-    storage: ResilientRDBStorage,
-    study: optuna.Study,
-    trial: FrozenTrial,
-    grace_period: int,
-    max_retry: int,
-) -> None:
-    """Give a trial just failed for its silent worker (and retried) a FAIL_REASON naming its
-    retry, in the storage and in `trial`."""
-    # From the storage itself: the study's cache would keep the failed trial as it reads now,
-    # without the reason set below.
-    study_id = storage.get_study_id_from_name(study.study_name)
-    retried = next(
-        (
-            t.number
-            for t in storage.get_all_trials(study_id, deepcopy=False)
-            if t.system_attrs.get(RETRY_HISTORY, [])[-1:] == [trial.number]
-        ),
-        None,
-    )
-    then = (
-        f"retried as trial {retried}"
-        if retried is not None
-        else f"not retried: its parameters have failed {max_retry + 1} times"
-    )
-    reason = f"worker stopped sending heartbeats; {then} (none for {grace_period}s)"
-    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
-    storage.set_ended_trial_user_attr(trial_id, FAIL_REASON, reason)
-    trial.user_attrs[FAIL_REASON] = reason
 
 
 def _sync_at_checkpoints(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -299,10 +338,6 @@ def _cannot_open(url: str, exc: Exception) -> StudyError:
 
 def load_existing_study(name: str, storage_url: str) -> optuna.Study:
     """A study that must already exist, for reading; an unknown name lists the ones that do."""
-    import optuna
-
-    from sweeper.masking import mask_url
-
     require_sqlite_file(storage_url, "--storage")
     try:
         names = optuna.get_all_study_names(storage_url)

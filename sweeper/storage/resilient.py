@@ -112,21 +112,6 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
     is made again (see `REPEATABLE`, and a trial's end) rather than failing the trial.
     """
 
-    _ended_trial_to_annotate: int | None = None
-
-    def set_ended_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
-        """Set a user attribute of a trial that has ended, which Optuna otherwise refuses: why
-        a silent worker's trial failed is only known once it is failed and retried."""
-        self._ended_trial_to_annotate = trial_id
-        try:
-            self.set_trial_user_attr(trial_id, key, value)
-        finally:
-            self._ended_trial_to_annotate = None
-
-    def check_trial_is_updatable(self, trial_id: int, trial_state: TrialState) -> None:
-        if trial_id != self._ended_trial_to_annotate:
-            super().check_trial_is_updatable(trial_id, trial_state)
-
     def record_heartbeat(self, trial_id: int) -> None:
         try:
             super().record_heartbeat(trial_id)

@@ -11,7 +11,7 @@ from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
-from rich.console import Console, Group
+from rich.console import Console, Group, JustifyMethod
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -143,7 +143,7 @@ class Board:
     def render(self, trials: list[FrozenTrial]) -> Group:
         table = Table(box=None, header_style="bold", pad_edge=False)
         for column in ("trial", "state", "epoch", "val_acc", SECONDS):
-            justify = "left" if column == "state" else "right"
+            justify: JustifyMethod = "left" if column == "state" else "right"
             table.add_column(column, justify=justify, no_wrap=True)
         table.add_column("params", ratio=1)
         running = [t for t in trials if t.state == TrialState.RUNNING]

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -214,7 +214,7 @@ def next_steps(name: str, storage_url: str, tracking_uri: str, experiment_id: st
 
 
 def spawn_workers(
-    argv: list[str], plan: RunPlan, logs: list[IO[bytes]]
+    argv: list[str], plan: RunPlan, logs: Sequence[IO[bytes]]
 ) -> list[subprocess.Popen[bytes]]:
     """A process of this very command for every placement after the first (this process),
     each started with its placement's environment (its index, threads and GPU) and the

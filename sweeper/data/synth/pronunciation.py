@@ -58,7 +58,8 @@ def vary(
     are None when a word could not be parsed: then nothing is swapped and the labels follow
     what is spoken.
     """
-    spoken_clauses, lexicon = [], []
+    spoken_clauses: list[str] = []
+    lexicon: list[str] = []
     for clause in clauses:
         spoken_words = []
         for word in clause.split():
