@@ -13,7 +13,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from sweeper.study.progress import study_progress
-from sweeper.sweep.worker import parent_run
+from sweeper.sweep.parent import parent_run
 from sweeper.tracking.tracker import Tracker
 
 

@@ -314,6 +314,41 @@ def test_reading_a_study_imports_neither_torch_nor_the_sweep_layer(
     assert lines[-2:] == [f"exit {status}", "imported []"], result.stdout + result.stderr
 
 
+# Runs a sweeper command in this process, then says whether MLflow's usage telemetry is on.
+TELEMETRY_AUDIT = """
+from sweeper.cli import main
+try:
+    main()
+except SystemExit as stop:
+    print("exit", stop.code or 0)
+from mlflow.telemetry import get_telemetry_client
+print("telemetry", "off" if get_telemetry_client() is None else "on")
+"""
+# What turns MLflow's telemetry off besides sweeper: the user's setting, and signs of a CI or a
+# test run, which this test must not lean on.
+TELEMETRY_OFF = ("MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK", "PYTEST_CURRENT_TEST", "CI")
+
+
+def test_a_sweep_leaves_mlflow_telemetry_off(
+    swept: Path, tmp_path: Path, tiny_corpus: Path
+) -> None:
+    cwd = tmp_path / "again"
+    shutil.copytree(swept, cwd)
+    env = {k: v for k, v in os.environ.items() if k not in TELEMETRY_OFF}
+    args = ["run", "tiny.py", "--trials", "4", "--data", str(tiny_corpus)]  # done already
+    result = subprocess.run(
+        [sys.executable, "-c", TELEMETRY_AUDIT, *args],
+        cwd=cwd,
+        env={**env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    lines = result.stdout.strip().splitlines()
+    assert lines[-2:] == ["exit 0", "telemetry off"], result.stdout + result.stderr
+
+
 def test_the_pruner_prunes_hopeless_trials(tmp_path: Path, tiny_corpus: Path) -> None:
     # the first two trials learn; later ones have a learning rate too small to move
     write_study(

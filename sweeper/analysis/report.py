@@ -82,7 +82,7 @@ def write_report(study: optuna.Study, out: Path) -> Report:
 def log_report(study: optuna.Study, tracker: Tracker, parent_id: str, out: Path) -> Report:
     """`write_report` into `out`, logged on the study's parent run (artifacts/report)."""
     report = write_report(study, out)
-    tracker.log_dir(parent_id, out, "report")
+    tracker.artifacts.log_dir(parent_id, out, "report")
     return report
 
 

@@ -30,6 +30,7 @@ from sweeper.data.corpus import Corpus
 from sweeper.errors import DataError, StudyError
 from sweeper.masking import mask_text, mask_url
 from sweeper.models import count_parameters, resolve_config
+from sweeper.process.log_levels import quiet_libraries
 from sweeper.process.placement import describe_device
 from sweeper.promote.predictions import accuracy, predict_utterances, write_predictions
 from sweeper.promote.registration import log_outcome, register
@@ -39,9 +40,9 @@ from sweeper.promote.servable import export_classifier
 from sweeper.storage.rdb import LockHeld, load_existing_study, storage_lock
 from sweeper.study.record import CONFIG, FINISHED, N_PARAMS, RUN_ATTR, ranked
 from sweeper.study.settings import settings_of
-from sweeper.sweep.runner import quiet_libraries
-from sweeper.sweep.worker import parent_run
+from sweeper.sweep.parent import parent_run
 from sweeper.tracking.context import context_tags
+from sweeper.tracking.registry import ModelRegistry
 from sweeper.tracking.tracker import Tracker
 from sweeper.training.loop import EpochStats, train
 
@@ -97,10 +98,11 @@ def _promote(study: optuna.Study, request: PromoteRequest, console: Console) -> 
     config = {**chosen.user_attrs[CONFIG], "epochs": epochs, "patience": request.patience}
 
     tracker = Tracker(request.tracking_uri, request.study_name)
+    registry = ModelRegistry(tracker)
     device = describe_device(request.device, torch.get_num_threads())
     tags = context_tags(corpus.fingerprint, settings["subset_seed"], device)
     tags["sweeper.storage"] = mask_url(request.storage_url)
-    run_id, resumed = _open_run(state, tracker, study, chosen, config, train_all, val_all, tags)
+    run_id, resumed = _open_run(state, registry, study, chosen, config, train_all, val_all, tags)
     console.print(
         f"{'continuing' if resumed else 'started'} MLflow run {run_id} "
         f"(promote-trial-{chosen.number}): {train_all.num_frames:,} train / "
@@ -127,7 +129,7 @@ def _promote(study: optuna.Study, request: PromoteRequest, console: Console) -> 
         test_acc = None if corpus.test.labels is None else accuracy(classes, corpus.test.labels)
         log_outcome(tracker, run_id, request, config, result, test_acc, rechecks)
         # last: a version in the registry is what others see, so only a complete run makes one
-        champion = register(tracker, run_id, program, request, chosen, result, test_acc, corpus)
+        champion = register(registry, run_id, program, request, chosen, result, test_acc, corpus)
     except KeyboardInterrupt:
         tracker.interrupt(run_id)
         raise
@@ -269,7 +271,7 @@ def _recheck(
 
 def _open_run(
     state: ResumeState,
-    tracker: Tracker,
+    registry: ModelRegistry,
     study: optuna.Study,
     trial: FrozenTrial,
     config: dict[str, Any],
@@ -278,6 +280,7 @@ def _open_run(
     tags: dict[str, str],
 ) -> tuple[str, bool]:
     """(run id, resumed): the interrupted run of this very promotion, else a new one."""
+    tracker = registry.tracker
     known = state.run_id()
     if known is not None and tracker.run_status(known) not in (None, "FINISHED"):
         tracker.reopen(known)
@@ -291,7 +294,7 @@ def _open_run(
         "train_frames": train_all.num_frames,
         "val_frames": val_all.num_frames,
     }
-    run_id = tracker.start_promotion(
+    run_id = registry.start_promotion(
         parent, trial.number, trial.user_attrs.get(RUN_ATTR), params, tags
     )
     state.remember(run_id)

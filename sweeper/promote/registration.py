@@ -16,13 +16,13 @@ from sweeper.study.record import (
     RUN_ATTR,
 )
 from sweeper.tracking.context import config_json
-from sweeper.tracking.registry import VAL_ACC_TAG, Champion, crown_if_better
+from sweeper.tracking.registry import VAL_ACC_TAG, Champion, ModelRegistry, crown_if_better
 from sweeper.tracking.tracker import Tracker
 from sweeper.training.loop import TrainResult
 
 
 def register(
-    tracker: Tracker,
+    registry: ModelRegistry,
     run_id: str,
     program: Any,
     request: PromoteRequest,
@@ -43,14 +43,14 @@ def register(
     if test_acc is not None:
         version_tags["test_acc"] = repr(test_acc)
     # a resumed promotion may have registered its model before it was stopped
-    version = tracker.version_of_run(name, run_id, version_tags)
+    version = registry.version_of_run(name, run_id, version_tags)
     if version is None:
         # the model's page says where the version came from, with no need to read its tags
         description = (
             f"Trial {trial.number} of study {request.study_name!r} (its sweep run {source_run}), "
             f"retrained on the full data in run {run_id}: val_acc {result.best_val_acc:.4f}."
         )
-        version = tracker.log_model(
+        version = registry.log_model(
             run_id, program, example_features(), name, version_tags, description
         )
     # read, compare, set: two promotions crowning at once must not both win
@@ -59,8 +59,8 @@ def register(
         f"sweeper champion of {name} at {same_store(request.tracking_uri)}",
         lock_file=lock_file("champion", request.tracking_uri, name),
     ):
-        champion = crown_if_better(tracker, name, version, result.best_val_acc)
-    tracker.set_tags(
+        champion = crown_if_better(registry, name, version, result.best_val_acc)
+    registry.tracker.set_tags(
         run_id,
         {"sweeper.model_version": f"{name}/{version}", "sweeper.champion": str(champion.crowned)},
     )

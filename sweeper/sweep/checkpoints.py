@@ -14,19 +14,26 @@ checkpoint, replaced every epoch. Two places hold them:
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from optuna.trial import TrialState
+
+from sweeper.masking import mask_text
 from sweeper.storage.sqlite import sqlite_path
-from sweeper.study.record import RESUMES, RETRY_OF
+from sweeper.study.record import RESUMES, RETRY_OF, ranked, was_interrupted
 
 if TYPE_CHECKING:
+    import optuna
     from optuna.trial import FrozenTrial
 
-    from sweeper.tracking.tracker import Tracker
+    from sweeper.tracking.artifacts import RunArtifacts
+
+_logger = logging.getLogger(__name__)
 
 
 def lineage(trial: FrozenTrial) -> int:
@@ -76,8 +83,8 @@ class TrackedCheckpoints:
     """Checkpoints kept as artifacts of the study's MLflow parent run, staged in a local scratch
     directory of this worker."""
 
-    def __init__(self, tracker: Tracker, parent_run_id: str) -> None:
-        self.tracker = tracker
+    def __init__(self, artifacts: RunArtifacts, parent_run_id: str) -> None:
+        self.artifacts = artifacts
         self.parent_run_id = parent_run_id
         self.scratch = Path(tempfile.mkdtemp(prefix="sweeper-checkpoints-"))
         weakref.finalize(self, shutil.rmtree, self.scratch, True)
@@ -90,22 +97,55 @@ class TrackedCheckpoints:
 
     def fetch(self, lineage: int) -> None:
         shutil.rmtree(self.local(lineage), ignore_errors=True)
-        self.tracker.download_dir(
+        self.artifacts.download_dir(
             self.parent_run_id, self._artifact_path(lineage), self.local(lineage)
         )
 
     def publish(self, lineage: int) -> None:
-        self.tracker.log_dir(self.parent_run_id, self.local(lineage), self._artifact_path(lineage))
+        self.artifacts.log_dir(
+            self.parent_run_id, self.local(lineage), self._artifact_path(lineage)
+        )
 
     def remove(self, lineage: int) -> None:
         shutil.rmtree(self.local(lineage), ignore_errors=True)
-        self.tracker.delete_artifacts(self.parent_run_id, self._artifact_path(lineage))
+        self.artifacts.delete_artifacts(self.parent_run_id, self._artifact_path(lineage))
 
 
 def checkpoint_store(
-    storage_url: str, study_name: str, tracker: Tracker, parent_run_id: str
+    storage_url: str, study_name: str, artifacts: RunArtifacts, parent_run_id: str
 ) -> CheckpointStore:
     database = sqlite_path(storage_url)
     if database is not None:
         return DirectoryCheckpoints(database.with_suffix(".checkpoints") / study_name)
-    return TrackedCheckpoints(tracker, parent_run_id)
+    return TrackedCheckpoints(artifacts, parent_run_id)
+
+
+def tidy_checkpoints(
+    store: CheckpointStore, study: optuna.Study, trial: FrozenTrial, keep: int
+) -> None:
+    """Once `trial` has ended, its checkpoint is needed only to resume it after an interruption,
+    or as one of the best `keep` COMPLETE trials; a checkpoint left over (the store refused)
+    costs disk, not results, so it is a warning."""
+    try:
+        _tidy(store, study, trial, keep)
+    except Exception as exc:
+        _logger.warning(
+            "could not remove the checkpoint of trial %s: %s",
+            trial.number,
+            mask_text(f"{type(exc).__name__}: {exc}"),
+        )
+
+
+def _tidy(store: CheckpointStore, study: optuna.Study, trial: FrozenTrial, keep: int) -> None:
+    root = lineage(trial)
+    if was_interrupted(trial):
+        return
+    if trial.state != TrialState.COMPLETE:
+        store.remove(root)
+        return
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    best = [lineage(t) for t in ranked(complete)]
+    if root not in best[:keep]:
+        store.remove(root)
+    elif len(best) > keep:
+        store.remove(best[keep])  # the one this trial pushed out of the best

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from sweeper.data import Split
 from sweeper.errors import first_line
+from sweeper.process.log_levels import quiet_libraries
 from sweeper.process.signals import PARENT_ENV, STOPPING, signal_of
 from sweeper.study.settings import run_settings
 from sweeper.sweep.plan import RunPlan
@@ -113,7 +114,6 @@ def _alongside(worker: Worker, plan: RunPlan, argv: list[str], console: Console)
     """The other workers of this machine and the live board, for as long as this worker runs
     trials; the others stop with it (on its signal, or as on `kill` when it failed)."""
     from sweeper.sweep.live import Board
-    from sweeper.sweep.runner import spawn_workers
 
     with contextlib.ExitStack() as stack:
         logs = [stack.enter_context(tempfile.TemporaryFile()) for _ in plan.placements[1:]]
@@ -155,18 +155,6 @@ def conclude(worker: Worker, outcome: str, console: Console) -> None:
         next_steps(plan.name, plan.storage_url, plan.tracking_uri, worker.tracker.experiment_id),
         soft_wrap=True,
     )
-
-
-def quiet_libraries() -> None:
-    """Optuna and MLflow narrate at INFO (study created, tables migrated); sweeper prints
-    its own lines, so only their warnings and errors get through."""
-    import logging
-
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _reap(

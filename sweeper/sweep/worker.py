@@ -1,4 +1,7 @@
-"""Running a study: samplers and pruners, the trial budget, workers, interruption.
+"""One worker's share of a sweep: the study opened with its sampler and pruner, and the loop that
+claims a trial slot, runs the trial through Optuna (its stop signals held until its end is
+recorded), tidies its checkpoint and stops after too many failures in a row. The slots, the
+queue, the parent run and the checkpoints are modules of their own beside this one.
 
 Coordination is Optuna's own: every worker (a process here, or on another machine) loads the
 same study from the shared storage; heartbeats find trials whose worker died and re-queue them.
@@ -8,9 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, ExitStack, nullcontext, suppress
 from typing import Any
 
@@ -21,27 +23,15 @@ from sweeper.data import Split
 from sweeper.errors import StudyError, StudyFileError, first_line
 from sweeper.masking import mask_text, mask_url
 from sweeper.process.signals import deferred
-from sweeper.storage.rdb import storage_lock
 from sweeper.study.progress import study_progress
-from sweeper.study.record import (
-    BASELINE,
-    BASELINES_ATTR,
-    FAIL_REASON,
-    FINISHED,
-    PARENT_ATTR,
-    REQUEUED_FROM,
-    RESUMES,
-    RUN_ATTR,
-    SPEC_ATTR,
-    WARM_START_FROM,
-    is_surplus,
-    ranked,
-    was_interrupted,
-)
+from sweeper.study.record import FAIL_REASON, RUN_ATTR, SPEC_ATTR, is_surplus
 from sweeper.study.settings import record, refuse_drift
-from sweeper.sweep.checkpoints import CheckpointStore, checkpoint_store, lineage
+from sweeper.sweep.checkpoints import checkpoint_store, tidy_checkpoints
 from sweeper.sweep.objective import TrialContext, make_objective
+from sweeper.sweep.parent import close_parent, open_parent
 from sweeper.sweep.plan import RunPlan
+from sweeper.sweep.queueing import queue_baselines, requeue_interrupted
+from sweeper.sweep.slots import TrialSlots, released_first, slots_lock
 from sweeper.sweep.strategy import make_pruner, make_sampler
 from sweeper.tracking.tracker import Tracker
 
@@ -72,10 +62,6 @@ def open_study(
     )
 
 
-def count(study: optuna.Study, states: Sequence[TrialState]) -> int:
-    return len(study.get_trials(deepcopy=False, states=tuple(states)))
-
-
 class Worker:
     """One process's share of a sweep: it runs trials until the study holds `plan.trials`
     finished or the time budget is spent, and opens and closes the study's MLflow parent run."""
@@ -100,18 +86,7 @@ class Worker:
             refuse_drift(plan.name, stored, settings)
         version = record(self.study, settings)
         tags = {**tags, "sweeper.storage": mask_url(plan.storage_url)}
-        # Settings a resume may change (paths, the target) are tags; the rest are the parent's
-        # params. Locked: workers starting together on several machines must create one parent.
-        mutable = {"study_file", "data_dir", "target"}
-        with storage_lock(plan.storage_url, f"sweeper parent run of {plan.name}"):
-            params = {k: v for k, v in settings.items() if k not in mutable}
-            self.parent = parent_run(self.study, self.tracker, tags, params)
-        self.tracker.reopen(self.parent)
-        if plan.worker_index == 0:
-            resumable = {f"sweeper.{k}": str(settings[k]) for k in mutable}
-            self.tracker.set_tags(self.parent, {**tags, **resumable})
-            digest = settings["study_file_sha256"]
-            self.tracker.log_study_file(self.parent, plan.study_file.path, digest)
+        self.parent = open_parent(self.study, self.tracker, plan, settings, tags)
         return TrialContext(
             study_file=plan.study_file,
             train=train,
@@ -129,7 +104,9 @@ class Worker:
             device=plan.device,
             threads=plan.threads,
             settings_version=version,
-            checkpoints=checkpoint_store(plan.storage_url, plan.name, self.tracker, self.parent),
+            checkpoints=checkpoint_store(
+                plan.storage_url, plan.name, self.tracker.artifacts, self.parent
+            ),
         )
 
     def sweep(
@@ -142,7 +119,7 @@ class Worker:
             with alongside or nullcontext():
                 outcome = self.run(context)
         finally:
-            self.close_parent(outcome)
+            close_parent(self.study, self.tracker, outcome)
         return outcome
 
     def _remember(self, study: optuna.Study, trial: FrozenTrial) -> None:
@@ -164,52 +141,22 @@ class Worker:
         import torch._dynamo  # noqa: F401
 
         objective = make_objective(context, self._hold_signals)
-        with storage_lock(self.plan.storage_url, f"trial slots of {self.plan.name}"):
+        with slots_lock(self.plan):
             requeue_interrupted(self.study)
             queue_baselines(self.study, self.plan.spec.baselines)
-        deadline = None if self.plan.timeout is None else time.monotonic() + self.plan.timeout
+        slots = TrialSlots(self.study, self.plan)
         failures = 0
         # a failed trial is logged by Optuna with its traceback; sweeper prints one line instead
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         while True:
-            with ExitStack() as gate:
-                # Counting the free slots and creating the trial happen under one lock, so that
-                # workers asking at the same moment never start more trials than the target.
-                slots = storage_lock(self.plan.storage_url, f"trial slots of {self.plan.name}")
-                gate.enter_context(slots)
-                # One listing: a trial finishing between two queries would be in neither count.
-                # Not WAITING: a dead worker's trial re-queued for retry is what `optimize` runs
-                # next, so it must not look like a slot someone else holds.
-                holding = self.study.get_trials(
-                    deepcopy=False, states=(*FINISHED, TrialState.RUNNING)
-                )
-                finished = sum(t.state in FINISHED for t in holding)
-                target = self.plan.trials
-                if target is not None and finished >= target:
-                    return "done"
-                if deadline is not None and time.monotonic() >= deadline:
-                    return "timeout"
-                if self.plan.budget_ends is not None and time.time() >= self.plan.budget_ends:
-                    return "time budget"
-                if target is not None and len(holding) >= target:
-                    gate.close()
-                    # Others hold the rest of the budget; keep watch in case one of them dies.
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        optuna.storages.fail_stale_trials(self.study)
-                    time.sleep(min(2.0, self.plan.heartbeat_interval))
-                    continue
-                self._run_one(_released_first(gate.close, objective))
+            with slots.claim() as claim:
+                if claim.stop is not None:
+                    return claim.stop
+                self._run_one(released_first(claim.release, objective))
             last = self._last
             if last is not None and context.checkpoints is not None:
-                try:
-                    self._tidy_checkpoints(context.checkpoints, last)
-                except Exception as exc:  # a leftover checkpoint costs disk, not results
-                    _logger.warning(
-                        "could not remove the checkpoint of trial %s: %s",
-                        last.number,
-                        mask_text(f"{type(exc).__name__}: {exc}"),
-                    )
+                keep = self.plan.spec.keep_checkpoints
+                tidy_checkpoints(context.checkpoints, self.study, last, keep)
             if last is None or last.state != TrialState.FAIL:
                 failures = 0
             elif is_surplus(last):
@@ -290,107 +237,6 @@ class Worker:
             f"is writable, fails it (after --grace {self.plan.grace_period}s) and retries it"
             f"{closed}"
         )
-
-    def _tidy_checkpoints(self, store: CheckpointStore, trial: FrozenTrial) -> None:
-        """Once a trial has ended, its checkpoint is needed only to resume it after an
-        interruption, or as one of the best `keep_checkpoints` COMPLETE trials."""
-        root = lineage(trial)
-        if was_interrupted(trial):
-            return
-        if trial.state != TrialState.COMPLETE:
-            store.remove(root)
-            return
-        keep = self.plan.spec.keep_checkpoints
-        complete = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        best = [lineage(t) for t in ranked(complete)]
-        if root not in best[:keep]:
-            store.remove(root)
-        elif len(best) > keep:
-            store.remove(best[keep])  # the one this trial pushed out of the best
-
-    def close_parent(self, outcome: str) -> None:
-        """The last worker out closes the parent run; an interrupted one marks it KILLED."""
-        parent = self.study.user_attrs.get(PARENT_ATTR)
-        if not parent:
-            return
-        try:
-            if outcome == "interrupted":
-                self.tracker.end(parent, "KILLED")
-            elif count(self.study, (TrialState.RUNNING,)) == 0:
-                self.tracker.end(parent, "FINISHED")
-        except Exception as exc:  # a tracking outage: the trials are in the study all the same
-            _logger.warning(
-                "the MLflow parent run %s stays RUNNING: %s",
-                parent,
-                mask_text(first_line(exc), [self.plan.tracking_uri]),
-            )
-
-
-def parent_run(
-    study: optuna.Study, tracker: Tracker, tags: Mapping[str, str], params: Mapping[str, Any]
-) -> str:
-    """The study's parent run id, created (with `params`) once for all workers and resumes, and
-    kept in the study for every worker to find."""
-    known = study.user_attrs.get(PARENT_ATTR)
-    if known:
-        return str(known)
-    chosen = tracker.create_parent(tags, params)
-    study.set_user_attr(PARENT_ATTR, chosen)
-    return chosen
-
-
-def requeue_interrupted(study: optuna.Study) -> list[int]:
-    """Queue once more, with the same parameters, every trial the user interrupted (Ctrl-C, a
-    stop signal) that no trial re-runs yet; the re-run resumes from its checkpoint. A FAIL
-    trial never counts towards the target, so the parameters count once, when they finish."""
-    trials = study.get_trials(deepcopy=False)
-    requeued = {t.user_attrs.get(REQUEUED_FROM) for t in trials}
-    numbers = []
-    for trial in trials:
-        if not was_interrupted(trial) or trial.number in requeued:
-            continue
-        # a re-run of a baseline, or of another study's trial, is still marked as one
-        attrs = trial.user_attrs
-        marks = {k: attrs[k] for k in (BASELINE, WARM_START_FROM) if k in attrs}
-        study.add_trial(
-            optuna.trial.create_trial(
-                state=TrialState.WAITING,
-                params=trial.params,
-                distributions=trial.distributions,
-                user_attrs={RESUMES: lineage(trial), REQUEUED_FROM: trial.number, **marks},
-            )
-        )
-        numbers.append(trial.number)
-    return numbers
-
-
-def queue_baselines(study: optuna.Study, baselines: Sequence[Mapping[str, Any]]) -> list[int]:
-    """Queue, ahead of any sampled trial, each baseline of the study file that this study has
-    never queued (a resume, or another worker, may have); returns their indices.
-
-    Called under the trial-slot lock: the record and the queue must change together. The
-    record is written first: a crash in between loses a baseline rather than running it twice.
-    """
-    queued = list(study.user_attrs.get(BASELINES_ATTR, []))
-    new = [i for i, params in enumerate(baselines) if dict(params) not in queued]
-    if not new:
-        return []
-    study.set_user_attr(BASELINES_ATTR, [*queued, *(dict(baselines[i]) for i in new)])
-    for index in new:
-        study.enqueue_trial(dict(baselines[index]), user_attrs={BASELINE: index})
-    return new
-
-
-def _released_first(
-    release: Callable[[], None], objective: Callable[[optuna.Trial], float]
-) -> Callable[[optuna.Trial], float]:
-    """`objective`, releasing the trial-slot lock as soon as Optuna has created the trial."""
-
-    def run(trial: optuna.Trial) -> float:
-        release()
-        return objective(trial)
-
-    return run
 
 
 def _root_cause(exc: BaseException) -> BaseException:

@@ -7,10 +7,7 @@ import json
 import platform
 import subprocess
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    pass
+from typing import Any
 
 
 def context_tags(fingerprint: str, subset_seed: int, device: str) -> dict[str, str]:

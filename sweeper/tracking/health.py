@@ -3,17 +3,11 @@ server that is down fails in seconds with one line, not after MLflow's minutes o
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from mlflow.exceptions import MlflowException
 
 from sweeper.errors import StudyError
 from sweeper.masking import mask_url
 from sweeper.storage.sqlite import sqlite_path
-
-if TYPE_CHECKING:
-    pass
-
 
 HEALTH_TIMEOUT_S = 5
 

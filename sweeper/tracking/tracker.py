@@ -1,15 +1,15 @@
-"""Every MLflow call sweeper makes lives here; no Optuna.
+"""A study's runs in MLflow: the experiment, the parent run, the trials' runs and what they log.
 
 One Optuna study <-> one MLflow experiment of the same name <-> one parent run; each trial is a
 nested child run `trial-<number>`. The sweep layer keeps the parent's id in the study, so all
-workers, on any machine, nest under the same parent.
+workers, on any machine, nest under the same parent. A run's artifact directories are
+`RunArtifacts` (`Tracker.artifacts`); promotion runs and the model registry, `ModelRegistry`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import tempfile
 import time
@@ -18,30 +18,14 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# Sweeps often run on offline clusters, where MLflow's usage telemetry is wasted work and
-# noise; it stays off unless the user asks for it (MLFLOW_DISABLE_TELEMETRY=false).
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-# MLflow prints "View run ... at <tracking URI>" to stdout, password included for http URIs.
-os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-# A progress bar per checkpoint a resumed trial downloads would be noise in the sweep's output.
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-# MLflow retries a failing call to a tracking server for about 4 minutes; sweeper's own
-# default bounds each call to about 20 s when the server refuses connections (4 retries after
-# 0, 2, 4 and 8 s, plus up to 1 s of jitter each) and about 2 minutes when it accepts them but
-# never answers (5 tries of 20 s), so that an outage costs a trial seconds, not its result.
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "4")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
-
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from sweeper.storage.sqlite import enable_wal, sqlite_path
+from sweeper.tracking.artifacts import RunArtifacts
 
 if TYPE_CHECKING:
-    import torch
-
     from sweeper.study.progress import StudyProgress
 
 _logger = logging.getLogger(__name__)
@@ -53,10 +37,6 @@ KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
 LOCAL_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
 BEST_METRIC = "best_val_acc"  # on trial runs, and on the parent stepped by trial number
 _MAX_METRICS = 1000  # MLflow's per-request metric limit
-MODEL_DESCRIPTION = (
-    "Framewise phone classifier. Input: one utterance's features, float32 (frames, 39). "
-    "Output: per-frame logits over the 41 classes, float32 (frames, 41)."
-)
 
 
 class Tracker:
@@ -65,6 +45,7 @@ class Tracker:
     def __init__(self, tracking_uri: str, study_name: str) -> None:
         self.client = MlflowClient(tracking_uri=tracking_uri)
         self.tracking_uri = tracking_uri
+        self.artifacts = RunArtifacts(self.client, tracking_uri)
         self.study_name = study_name
         self.experiment_id = self._experiment()
         database = sqlite_path(tracking_uri)
@@ -143,11 +124,11 @@ class Tracker:
         params: Mapping[str, Any],
         tags: Mapping[str, str],
     ) -> str:
-        return self._start_child(
+        return self.start_child(
             parent_id, f"trial-{trial_number}", params, {**tags, "sweeper.trial": str(trial_number)}
         )
 
-    def _start_child(
+    def start_child(
         self, parent_id: str, name: str, params: Mapping[str, Any], tags: Mapping[str, str]
     ) -> str:
         """A RUNNING run nested under the study's parent run, with its params logged."""
@@ -195,29 +176,6 @@ class Tracker:
                 (Path(tmp) / name).write_bytes(data)
             self.client.log_artifacts(run_id, tmp, artifact_path)
 
-    def log_dir(self, run_id: str, directory: Path, artifact_path: str | None = None) -> None:
-        self.client.log_artifacts(run_id, str(directory), artifact_path)
-
-    def download_dir(self, run_id: str, artifact_path: str, destination: Path) -> bool:
-        """Copy a run's artifact directory to `destination`; False when it has none there."""
-        if not self.client.list_artifacts(run_id, artifact_path):
-            return False
-        destination.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="sweeper-download-") as tmp:
-            fetched = Path(self.client.download_artifacts(run_id, artifact_path, tmp))
-            for item in fetched.iterdir():
-                os.replace(item, destination / item.name)
-        return True
-
-    def delete_artifacts(self, run_id: str, artifact_path: str) -> None:
-        """Remove a run's artifacts under `artifact_path`, if it has any."""
-        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-
-        if self.client.list_artifacts(run_id, artifact_path):
-            uri = self.client.get_run(run_id).info.artifact_uri
-            repository = get_artifact_repository(uri, tracking_uri=self.tracking_uri)
-            repository.delete_artifacts(artifact_path)
-
     def log_study_file(self, run_id: str, path: Path, digest: str) -> None:
         """The study file's text, kept per version (`study/<digest>/<name>`): the search space
         that produced the study's runs, recoverable from MLflow alone."""
@@ -248,26 +206,6 @@ class Tracker:
         )
         self.client.set_terminated(run_id, status=STATUS[state])
 
-    # Promotion: one trial's config retrained on the full data, logged as a registered model.
-
-    def start_promotion(
-        self,
-        parent_id: str,
-        trial_number: int,
-        source_run_id: str | None,
-        params: Mapping[str, Any],
-        tags: Mapping[str, str],
-    ) -> str:
-        """A run `promote-trial-<n>` nested under the study's parent, naming its source trial."""
-        source = {
-            "sweeper.role": "promote",
-            "sweeper.source_trial": str(trial_number),
-            "sweeper.source_run_id": source_run_id or "",
-        }
-        return self._start_child(
-            parent_id, f"promote-trial-{trial_number}", params, {**tags, **source}
-        )
-
     def run_status(self, run_id: str) -> str | None:
         """RUNNING, FINISHED, KILLED, FAILED; None when the run was deleted or never existed."""
         try:
@@ -284,81 +222,6 @@ class Tracker:
         """Close a run the user stopped; running the same command again reopens it."""
         self.set_tags(run_id, {"sweeper.state": "INTERRUPTED"})
         self.client.set_terminated(run_id, status="KILLED")
-
-    def log_model(
-        self,
-        run_id: str,
-        program: torch.nn.Module,
-        example: torch.Tensor,
-        registered_name: str,
-        version_tags: Mapping[str, str],
-        description: str,
-    ) -> str:
-        """Log an exported program as the run's PyTorch model, with `example` as its input
-        example and signature, register it under `registered_name`; returns the new version.
-
-        The pt2 format is pickle-free: it loads with torch alone, without sweeper, and without
-        MLFLOW_ALLOW_PICKLE_DESERIALIZATION.
-        """
-        import mlflow
-        import mlflow.pytorch
-        import torch
-        from mlflow.models import infer_signature
-
-        with torch.no_grad():
-            output = program(example)
-        # log_model reads the global URI, and files the model under the global experiment
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_experiment(experiment_id=self.experiment_id)
-        info = mlflow.pytorch.log_model(
-            program,
-            name="model",
-            run_id=run_id,
-            input_example=example.numpy(),
-            signature=infer_signature(example.numpy(), output.numpy()),
-            serialization_format="pt2",
-            # pinned so the model is served with the torch that exported it; also spares
-            # MLflow inferring requirements by loading the model in a subprocess
-            pip_requirements=[f"torch=={torch.__version__}"],
-        )
-        # Registered here rather than by log_model, which prints its own lines to stderr.
-        try:
-            self.client.create_registered_model(registered_name, description=MODEL_DESCRIPTION)
-        except MlflowException as exc:
-            if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
-                raise
-        version = self.client.create_model_version(
-            registered_name,
-            source=info.model_uri,
-            run_id=run_id,
-            tags=dict(version_tags),
-            model_id=info.model_id,
-            description=description,
-        )
-        return str(version.version)
-
-    def version_of_run(self, name: str, run_id: str, tags: Mapping[str, str]) -> str | None:
-        """The version of `name` that run `run_id` registered already (a promotion stopped
-        after registering, now resumed), its `tags` set again; None when it has none."""
-        found = [
-            v for v in self.client.search_model_versions(f"run_id = '{run_id}'") if v.name == name
-        ]
-        if not found:
-            return None
-        version = str(min(int(v.version) for v in found))
-        for key, value in tags.items():
-            self.client.set_model_version_tag(name, version, key, value)
-        return version
-
-    def alias_version(self, name: str, alias: str) -> str | None:
-        """The version of registered model `name` that holds `alias`, if one does."""
-        return self.client.get_registered_model(name).aliases.get(alias)
-
-    def version_tags(self, name: str, version: str) -> dict[str, str]:
-        return dict(self.client.get_model_version(name, version).tags)
-
-    def set_alias(self, name: str, alias: str, version: str) -> None:
-        self.client.set_registered_model_alias(name, alias, version)
 
 
 def where_to_look(tracking_uri: str, experiment_id: str) -> str:
