@@ -40,7 +40,7 @@ from sweeper.data import course_split, load_corpus, subset
 from sweeper.data.defaults import resolve_data_dir
 from sweeper.study.record import CONFIG, VAL_ACC_SE
 from sweeper.study.spec import load_study_file
-from sweeper.sweep.worker import make_pruner
+from sweeper.sweep.strategy import make_pruner
 from sweeper.training.loop import predict, train
 
 FIXED = {"family": "mlp", "optimizer": "adamw"}

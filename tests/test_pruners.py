@@ -6,7 +6,7 @@ import optuna
 import pytest
 
 from sweeper import StudySpec
-from sweeper.sweep.worker import make_pruner
+from sweeper.sweep.strategy import make_pruner
 
 
 def study_with(spec: StudySpec, finished: list[float]) -> optuna.Study:
