@@ -81,13 +81,17 @@ class FrameBatches(_Batches):
         after -= before
         return before, after
 
-    def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    def epoch(
+        self, epoch: int, start: int = 0
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """The batches of `epoch` from its batch number `start` on (a resumed epoch's rest)."""
         before, after = self._room
         # windows of several batches are gathered at once and handed out as slices: fewer,
         # larger tensor ops (a fifth faster at n=11), memory still bounded by CHUNK_BYTES
         window_bytes = self.batch_size * self.n * self.features.shape[1] * 4
         chunk = self.batch_size * max(1, CHUNK_BYTES // window_bytes)
-        for frames in self._order(self.num_frames, epoch).to(self.device).split(chunk):
+        order = self._order(self.num_frames, epoch)[start * self.batch_size :]
+        for frames in order.to(self.device).split(chunk):
             room_before, room_after = before.index_select(0, frames), after.index_select(0, frames)
             x = gather_windows(self.features, frames, room_before, room_after, self.n)
             y = None if self.labels is None else self.labels.index_select(0, frames)
@@ -158,8 +162,9 @@ class SequenceBatches(_Batches):
         steps = sum(len(b) * int(self.cpu_lengths[b].max()) for b in self.batch_order(epoch))
         return steps / max(1, self.num_frames)
 
-    def epoch(self, epoch: int) -> Iterator[SequenceBatch]:
-        for utterances in self.batch_order(epoch):
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[SequenceBatch]:
+        """The batches of `epoch` from its batch number `start` on (a resumed epoch's rest)."""
+        for utterances in self.batch_order(epoch)[start:]:
             lengths = self.cpu_lengths[utterances]
             on_device = utterances.to(self.device)
             first = self.offsets[on_device].unsqueeze(1)

@@ -2,15 +2,19 @@
 
 Knows nothing of Optuna or MLflow: the caller hears about every epoch through `on_epoch`, which
 may raise to abandon the run (the trial layer raises optuna.TrialPruned; it propagates
-unchanged), or return True to end it there, keeping its best epoch (a time limit).
+unchanged), or return True to end it there, keeping its best epoch (a time limit). Inside an
+epoch it hears of every batch through `on_progress`, and `should_stop` may end the run at the
+next batch boundary, leaving a checkpoint to resume from there (sweeper.training.state).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +27,6 @@ from sweeper.data.split import Split
 from sweeper.errors import DataError
 from sweeper.models import DEFAULTS, Family, RunConfig, build_model, family_of, resolve_config
 from sweeper.phones import NUM_CLASSES
-from sweeper.training.checkpoint import (
-    CheckpointError,
-    load_checkpoint,
-    remove_checkpoint,
-    save_checkpoint,
-)
 from sweeper.training.device import (
     autocast_dtype,
     cuda_precision,
@@ -38,40 +36,33 @@ from sweeper.training.device import (
     thread_count,
 )
 from sweeper.training.standard_error import utterance_bootstrap_se
+from sweeper.training.state import (
+    CHECKPOINT_EVERY_S,
+    BatchProgress,
+    Checkpoints,
+    EpochStats,
+    ResumePoint,
+    RunState,
+    resumable_history,
+    resume_point,
+)
 
 __all__ = [
     "DEFAULTS",
+    "BatchProgress",
     "EpochStats",
     "NonFiniteLossError",
+    "ResumePoint",
     "TrainResult",
+    "TrainingStopped",
     "frame_logits",
     "make_batches",
     "make_optimizer",
     "predict",
     "resumable_history",
+    "resume_point",
     "train",
 ]
-
-
-@dataclass(frozen=True)
-class EpochStats:
-    """What `on_epoch` hears after every epoch (and what `TrainResult.history` lists)."""
-
-    epoch: int  # 1-based
-    train_loss: float  # the training objective, averaged over the epoch's frames
-    train_acc: float  # measured while training (dropout on), as the course notebooks do
-    val_loss: float  # plain cross entropy, so configs with smoothing or weights compare
-    val_acc: float  # frame accuracy over every real val frame
-    epoch_seconds: float  # training plus validation
-    lr: float  # at the epoch's first step
-    gpu_memory_peak_mb: float | None = None  # since the run started; None off CUDA
-    # val_acc's standard error over val utterances (sweeper.training.standard_error); None in the
-    # checkpoints of sweeper versions that did not measure it
-    val_acc_se: float | None = None
-
-    def metrics(self) -> dict[str, float]:
-        """The per-epoch MLflow metrics (step = `epoch`)."""
-        return {k: v for k, v in asdict(self).items() if k != "epoch" and v is not None}
 
 
 @dataclass
@@ -92,6 +83,15 @@ class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite (typically a learning rate far too high)."""
 
 
+class TrainingStopped(Exception):
+    """`should_stop` gave its reason inside an epoch: training stopped after a whole batch,
+    and with a checkpoint directory, resumes there on the next call."""
+
+    def __init__(self, reason: str, progress: BatchProgress, checkpointed: bool) -> None:
+        super().__init__(reason)
+        self.reason, self.progress, self.checkpointed = reason, progress, checkpointed
+
+
 @out_of_memory_named
 def train(
     config: dict[str, Any],
@@ -99,7 +99,11 @@ def train(
     val: Split,
     *,
     on_epoch: Callable[[EpochStats], bool | None] | None = None,
+    on_progress: Callable[[BatchProgress], None] | None = None,
+    should_stop: Callable[[], str | None] | None = None,
+    batch_guard: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
     checkpoint_dir: Path | None = None,
+    checkpoint_every: float | None = CHECKPOINT_EVERY_S,
     on_checkpoint: Callable[[], None] | None = None,
     device: str = "auto",
     threads: int | None = None,
@@ -107,11 +111,18 @@ def train(
     """Train the model `config` describes on `train`, validating on `val` after every epoch.
 
     `on_epoch` hears every epoch's stats; when it returns True, training ends after that
-    epoch as it does after the last. With `checkpoint_dir`, a checkpoint is written after every
-    epoch and an existing one is resumed from; on CPU the resumed run ends exactly as an
-    uninterrupted one would; then `on_checkpoint` hears that a checkpoint was written (to copy
-    it elsewhere, say). `threads` sets torch's intra-op thread count for the run, so several
-    workers can share a CPU.
+    epoch as it does after the last. `on_progress` hears after every batch how far the epoch
+    is (cheap to call: rate-limit any write in it). `should_stop` is asked after every batch
+    but an epoch's last; a reason from it stops training there with `TrainingStopped`.
+    `batch_guard()` encloses each optimiser step: a guard that holds stop signals until its
+    end (sweeper.process.signals.deferred) makes an interruption land between batches.
+
+    With `checkpoint_dir`, a checkpoint is written after every epoch, every `checkpoint_every`
+    seconds inside one, and when training stops inside one (`should_stop`, or a
+    KeyboardInterrupt between batches); an existing one is resumed from, at its batch. On CPU
+    the resumed run ends exactly as an uninterrupted one would. `on_checkpoint` hears that a
+    checkpoint was written (to copy it elsewhere, say). `threads` sets torch's intra-op thread
+    count for the run, so several workers can share a CPU.
     """
     cfg = resolve_config(config)
     family = family_of(cfg)
@@ -131,127 +142,92 @@ def train(
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
         scaler = torch.amp.GradScaler(dev.type, enabled=amp is torch.float16)
-        history: list[EpochStats] = []
-        best_epoch, best_weights = 0, _cpu_copy(model)
-        if checkpoint_dir is not None and (state := load_checkpoint(checkpoint_dir)) is not None:
-            if state["config"] != cfg.model_dump():
-                raise CheckpointError(
-                    f"{checkpoint_dir}: the checkpoint there is for a different config"
-                )
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            if scheduler is not None:
-                scheduler.load_state_dict(state["scheduler"])
-            scaler.load_state_dict(state["scaler"])
-            history = [EpochStats(**stats) for stats in state["history"]]
-            best_epoch, best_weights = state["best_epoch"], state["best_model"]
-            torch.set_rng_state(state["rng"])
-            if dev.type == "cuda" and state["cuda_rng"] is not None:
-                torch.cuda.set_rng_state(state["cuda_rng"], dev)
+        run = RunState(cfg, model, optimizer, scheduler, scaler, dev)
+        checkpoints = Checkpoints(checkpoint_dir, checkpoint_every, on_checkpoint)
+        checkpoints.resume(run)
 
         started = time.perf_counter()
         ended = False  # on_epoch said so
+        total = len(train_batches)
         while (
             not ended
-            and len(history) < cfg.epochs
-            and not (cfg.patience and len(history) - best_epoch >= cfg.patience)
+            and len(run.history) < cfg.epochs
+            and not (cfg.patience and len(run.history) - run.best_epoch >= cfg.patience)
         ):
-            epoch_started = time.perf_counter()
-            lr = optimizer.param_groups[0]["lr"]
+            epoch = run.begin_epoch()
             model.train()
-            loss_sum = torch.zeros((), device=dev)
-            correct = torch.zeros((), dtype=torch.int64, device=dev)
-            frames = 0
-            for batch in train_batches.epoch(len(history)):
-                if family.frames_in(batch) == 1:
-                    # BatchNorm (in the mlp's blocks and the rnn heads) cannot train on one
-                    # frame; an epoch's last batch or a one-frame utterance may hold just one
-                    continue
-                with torch.autocast(dev.type, dtype=amp, enabled=amp is not None):
-                    logits, y = family.logits(model, batch)
-                    loss = criterion(logits.float(), y)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if cfg.clip:
-                    scaler.unscale_(optimizer)
-                    nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-                scaler.step(optimizer)
-                scaler.update()
-                if scheduler is not None:
-                    scheduler.step()
-                loss_sum += loss.detach() * len(y)
-                correct += (logits.argmax(1) == y).sum()
-                frames += len(y)
-            val_loss, val_acc, val_acc_se = _evaluate(family, model, val_batches, val.lengths, amp)
+            try:
+                for batch in train_batches.epoch(epoch.index, start=epoch.batches):
+                    with batch_guard():
+                        epoch.stepping = True
+                        # BatchNorm (in the mlp's blocks and the rnn heads) cannot train on one
+                        # frame; an epoch's last batch or a one-frame utterance may hold just one
+                        if family.frames_in(batch) > 1:
+                            with torch.autocast(dev.type, dtype=amp, enabled=amp is not None):
+                                logits, y = family.logits(model, batch)
+                                loss = criterion(logits.float(), y)
+                            optimizer.zero_grad(set_to_none=True)
+                            scaler.scale(loss).backward()
+                            if cfg.clip:
+                                scaler.unscale_(optimizer)
+                                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+                            scaler.step(optimizer)
+                            scaler.update()
+                            if scheduler is not None:
+                                scheduler.step()
+                            epoch.loss_sum += loss.detach() * len(y)
+                            epoch.correct += (logits.argmax(1) == y).sum()
+                            epoch.frames += len(y)
+                        epoch.batches += 1
+                        epoch.stepping = False
+                    progress = BatchProgress(epoch.index + 1, epoch.batches, total, epoch.seconds())
+                    if on_progress is not None:
+                        on_progress(progress)
+                    if epoch.batches < total:
+                        if should_stop is not None and (reason := should_stop()) is not None:
+                            raise TrainingStopped(reason, progress, checkpoints.write(run))
+                        if checkpoints.due():
+                            checkpoints.write(run)
+                val_loss, val_acc, val_acc_se = _evaluate(
+                    family, model, val_batches, val.lengths, amp
+                )
+            except KeyboardInterrupt:
+                if not epoch.stepping:  # else the weights may be half updated: keep the last one
+                    checkpoints.write(run)
+                raise
             stats = EpochStats(
-                epoch=len(history) + 1,
-                train_loss=loss_sum.item() / frames,
-                train_acc=correct.item() / frames,
+                epoch=epoch.index + 1,
+                train_loss=epoch.loss_sum.item() / epoch.frames,
+                train_acc=epoch.correct.item() / epoch.frames,
                 val_loss=val_loss,
                 val_acc=val_acc,
-                epoch_seconds=time.perf_counter() - epoch_started,
-                lr=lr,
+                epoch_seconds=epoch.seconds(),
+                lr=epoch.lr,
                 gpu_memory_peak_mb=gpu_memory_peak_mb(dev),
                 val_acc_se=val_acc_se,
             )
             if not (math.isfinite(stats.train_loss) and math.isfinite(stats.val_loss)):
                 raise NonFiniteLossError(
                     f"non-finite loss in epoch {stats.epoch} "
-                    f"(train_loss={stats.train_loss}, val_loss={stats.val_loss}, lr={lr:g})"
+                    f"(train_loss={stats.train_loss}, val_loss={stats.val_loss}, lr={epoch.lr:g})"
                 )
-            history.append(stats)
-            if best_epoch == 0 or val_acc > history[best_epoch - 1].val_acc:
-                best_epoch, best_weights = stats.epoch, _cpu_copy(model)
+            run.end_epoch(stats)
             if on_epoch is not None:
                 ended = on_epoch(stats) is True
-            if checkpoint_dir is not None:
-                save_checkpoint(
-                    checkpoint_dir,
-                    {
-                        "config": cfg.model_dump(),
-                        "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "scheduler": None if scheduler is None else scheduler.state_dict(),
-                        "scaler": scaler.state_dict(),
-                        "history": [asdict(s) for s in history],
-                        "best_epoch": best_epoch,
-                        "best_model": best_weights,
-                        "rng": torch.get_rng_state(),
-                        "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
-                    },
-                )
-                if on_checkpoint is not None:
-                    on_checkpoint()
+            checkpoints.write(run)
 
-        model.load_state_dict(best_weights)
+        model.load_state_dict(run.best_weights)
         model.eval()
         return TrainResult(
             model=model,
-            best_val_acc=history[best_epoch - 1].val_acc,
-            best_epoch=best_epoch,
-            epochs_run=len(history),
-            history=history,
+            best_val_acc=run.history[run.best_epoch - 1].val_acc,
+            best_epoch=run.best_epoch,
+            epochs_run=len(run.history),
+            history=run.history,
             seconds=time.perf_counter() - started,
             n_params=sum(p.numel() for p in model.parameters()),
             device=str(dev),
         )
-
-
-def resumable_history(checkpoint_dir: Path, config: dict[str, Any]) -> list[EpochStats]:
-    """The epochs a run of `config` with `checkpoint_dir` would resume after (none for no
-    checkpoint). A checkpoint that cannot serve `config` (unreadable, or another config's) is
-    removed, so the run starts afresh rather than failing."""
-    try:
-        state = load_checkpoint(checkpoint_dir)
-    except CheckpointError:
-        state = None
-        remove_checkpoint(checkpoint_dir)
-    if state is None:
-        return []
-    if state["config"] != resolve_config(config).model_dump():
-        remove_checkpoint(checkpoint_dir)
-        return []
-    return [EpochStats(**stats) for stats in state["history"]]
 
 
 @torch.no_grad()
@@ -350,7 +326,3 @@ def _class_weights(labels: torch.Tensor) -> torch.Tensor:
     present = counts > 0
     weights = torch.where(present, counts.sum() / counts.clamp(min=1), 0.0)
     return (weights / weights[present].mean()).float()
-
-
-def _cpu_copy(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {name: value.detach().to("cpu", copy=True) for name, value in model.state_dict().items()}
