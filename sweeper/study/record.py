@@ -39,6 +39,8 @@ TIME_BUDGET = "time_budget"  # `sweeper run --time-budget`, the sweep's
 # worker's trial copies user attributes, so it carries this on, and records RETRY_OF).
 RESUMES = "resumes"
 REQUEUED_FROM = "requeued_from"  # on the re-run of an interrupted trial: that trial's number
+# How far a running trial is inside its epoch, for the live board (sweeper.sweep.trial_progress)
+PROGRESS = "progress"
 
 # How a FAIL_REASON starts: the trial stood down because the target was already filled, or the
 # user stopped it (Ctrl-C, a stop signal).

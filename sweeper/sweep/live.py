@@ -1,18 +1,25 @@
 """What the user watches: a live table of a study, read from its storage.
 
-Reading the storage (not in-process callbacks) shows every worker's trials, local or remote.
+Reading the storage (not in-process callbacks) shows every worker's trials, local or remote:
+their progress inside an epoch too (sweeper.sweep.trial_progress), and from it when the sweep
+ends at this pace (sweeper.sweep.estimate).
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
-from rich.console import Console, Group, JustifyMethod
+from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.live import Live
+from rich.measure import Measurement
+from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
@@ -31,6 +38,8 @@ from sweeper.study.record import (
     baseline_of,
     ranked,
 )
+from sweeper.sweep.estimate import SweepEstimate, estimate
+from sweeper.sweep.trial_progress import read_progress
 
 STATE_STYLE = {
     "COMPLETE": "green",
@@ -41,13 +50,44 @@ STATE_STYLE = {
 }
 
 
-def format_params(params: dict[str, Any], width: int = 60) -> str:
+# Without a time budget, a sweep that needs longer than this at its pace is said to be long.
+LONG_SWEEP_S = 3 * 3600
+
+
+def format_params(params: dict[str, Any], width: int | None = 60) -> str:
+    """`key=value ...`, cut to `width` characters (None: whole)."""
     parts = []
     for key, value in params.items():
         shown = f"{value:.3g}" if isinstance(value, float) else str(value)
         parts.append(f"{key}={shown}")
     text = " ".join(parts)
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return text if width is None or len(text) <= width else text[: width - 1] + "…"
+
+
+@dataclass
+class ParamsFitted:
+    """A table of trials that shows each trial's params whole: in its last column where the
+    terminal is wide enough, else below the table, a line a trial (a squeezed column would cut
+    them to `dropout=0…`)."""
+
+    table: Callable[[bool], Table]  # the table, with or without its params column
+    params: list[tuple[Text, str]]  # (which trial, its params) of each row
+
+    def __rich_console__(
+        self, console: Console, options: ConsoleOptions
+    ) -> Iterator[RenderableType]:
+        wide = self.table(True)
+        unbounded = options.update_width(10**6)
+        if Measurement.get(console, unbounded, wide).maximum <= options.max_width:
+            yield wide
+            return
+        yield self.table(False)
+        below = Table.grid(padding=(0, 2), pad_edge=True)
+        below.add_column(no_wrap=True)
+        below.add_column(style="dim")  # wrapped within its column, under its own start
+        for trial, params in self.params:
+            below.add_row(trial, params)
+        yield below
 
 
 def trial_seconds(trial: FrozenTrial) -> float | None:
@@ -102,13 +142,21 @@ class Board:
     """Polls a study and keeps a Rich Live table current; prints a line per finished trial."""
 
     def __init__(
-        self, study: optuna.Study, target: int | None, epochs: int, workers: int, console: Console
+        self,
+        study: optuna.Study,
+        target: int | None,
+        epochs: int,
+        workers: int,
+        console: Console,
+        budget_ends: float | None = None,
     ) -> None:
         self.study = study
         self.target = target
         self.epochs = epochs
         self.workers = workers
         self.console = console
+        self.budget_ends = budget_ends  # time.time() when --time-budget is spent
+        self._warned = False  # that the sweep is long: once
         self._reported = {t.number for t in study.get_trials(deepcopy=False) if t.state in ENDED}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="sweeper-board", daemon=True)
@@ -138,29 +186,94 @@ class Board:
             if trial.state in ENDED and trial.number not in self._reported:
                 self._reported.add(trial.number)
                 self._live.console.print(trial_line(trial, self.epochs))
-        self._live.update(self.render(trials))
+        ahead = estimate(trials, self.target, self.epochs, self.workers)
+        if ahead is not None and not self._warned:
+            warning = long_sweep_warning(ahead, self.budget_ends)
+            if warning is not None:
+                self._warned = True
+                self._live.console.print(warning)
+        self._live.update(self.render(trials, ahead))
 
-    def render(self, trials: list[FrozenTrial]) -> Group:
-        table = Table(box=None, header_style="bold", pad_edge=False)
-        for column in ("trial", "state", "epoch", "val_acc", SECONDS):
-            justify: JustifyMethod = "left" if column == "state" else "right"
-            table.add_column(column, justify=justify, no_wrap=True)
-        table.add_column("params", ratio=1)
+    def render(self, trials: list[FrozenTrial], ahead: SweepEstimate | None = None) -> Group:
         running = [t for t in trials if t.state == TrialState.RUNNING]
+        parts: list[RenderableType] = []
+        if running:
+            parts.append(running_table(running, self.epochs))
+        parts.append(summary(trials, self.target))
+        if ahead is not None:
+            parts.append(
+                Text(
+                    f"ends in about {format_duration(ahead.seconds_left)} at this pace "
+                    f"({ahead.basis()})",
+                    "dim",
+                )
+            )
+        return Group(*parts)
+
+
+def running_table(running: list[FrozenTrial], epochs: int) -> ParamsFitted:
+    """A row a running trial: its epoch, a bar of the batches done in it, its seconds an epoch
+    (`~` while extrapolated from the epoch under way), its best val_acc so far."""
+
+    def table(with_params: bool) -> Table:
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for column in ("trial", "epoch", "batches", "", "s/epoch", "val_acc", SECONDS):
+            table.add_column(column, justify="right", no_wrap=True)
+        if with_params:
+            table.add_column("params", no_wrap=True)
         for trial in running:
+            progress = read_progress(trial)
+            epoch = len(trial.intermediate_values) if progress is None else progress.epoch - 1
+            pace = None if progress is None else progress.seconds_per_epoch()
             best = best_of(trial)
-            table.add_row(
-                str(trial.number),
-                Text(trial.state.name, STATE_STYLE["RUNNING"]),
-                f"{len(trial.intermediate_values)}/{self.epochs}",
+            row: list[RenderableType] = [
+                Text.assemble(str(trial.number), trial_mark(trial)),
+                f"{epoch}/{epochs}",
+                ""
+                if progress is None
+                else ProgressBar(total=progress.total, completed=progress.done, width=16),
+                "" if progress is None else f"{progress.done}/{progress.total}",
+                "-" if pace is None else f"{'' if pace[1] else '~'}{pace[0]:.0f}",
                 "-" if best is None else f"{best:.4f}",
                 f"{trial_seconds(trial) or 0:.0f}",
-                format_params(trial.params),
-            )
-        return Group(table, summary(trials, self.target, self.workers))
+            ]
+            if with_params:
+                row.append(format_params(trial.params, None))
+            table.add_row(*row)
+        return table
+
+    params = [
+        (Text.assemble(f"trial {t.number}", trial_mark(t)), format_params(t.params, None))
+        for t in running
+    ]
+    return ParamsFitted(table, params)
 
 
-def summary(trials: list[FrozenTrial], target: int | None, workers: int) -> Text:
+def long_sweep_warning(ahead: SweepEstimate, budget_ends: float | None) -> Text | None:
+    """A warning when the sweep needs longer than its --time-budget leaves, or than
+    LONG_SWEEP_S without one, naming what to do about it; else None."""
+    needs = format_duration(ahead.seconds_left)
+    if budget_ends is not None:
+        left = budget_ends - time.time()
+        if ahead.seconds_left <= left:
+            return None
+        what = (
+            f"more than the {format_duration(max(0.0, left))} left of --time-budget: it stops "
+            "the sweep first (the next `sweeper run` goes on where it stopped)"
+        )
+    elif ahead.seconds_left > LONG_SWEEP_S:
+        what = "give --time-budget to stop it in time (the next `sweeper run` goes on from there)"
+    else:
+        return None
+    return Text.assemble(
+        ("warning:", "yellow"),
+        f" at this pace the sweep needs about {needs} ({ahead.basis()}), {what}; for a sweep "
+        "this machine finishes, run a study sized for it (studies/lstm_cpu.py is "
+        "studies/lstm.py's, for CPU cores) or use a GPU",
+    )
+
+
+def summary(trials: list[FrozenTrial], target: int | None) -> Text:
     """The study's counts and best; `target` None: the sweep runs until its time budget."""
     by_state = {s: sum(t.state == s for t in trials) for s in TrialState}
     finished = sum(by_state[state] for state in FINISHED)
@@ -176,12 +289,6 @@ def summary(trials: list[FrozenTrial], target: int | None, workers: int) -> Text
     if best_first:
         best = best_first[0]
         text.append(f" · best {best.value:.4f} (trial {best.number})", "green")
-    durations = [
-        s for t in trials if t.state in FINISHED for s in [trial_seconds(t)] if s is not None
-    ]
-    if durations and target is not None and finished < target:
-        eta = sum(durations) / len(durations) * (target - finished) / max(1, workers)
-        text.append(f" · ETA {format_duration(eta)}")
     return text
 
 
@@ -191,29 +298,40 @@ def format_duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
-def leaderboard(trials: list[FrozenTrial], top: int = 10) -> Table:
+def leaderboard(trials: list[FrozenTrial], top: int = 10) -> ParamsFitted:
     complete = ranked(trials)[:top]
-    table = Table(title=f"Top {len(complete)} trials", header_style="bold")
-    # Only params may wrap: on a narrow terminal (or 80 columns when piped) Rich would
-    # otherwise squeeze the figures to an ellipsis to keep the parameters on one line.
-    # "best/run": the epoch of the trial's best val_acc, of the epochs it ran.
-    # "± se": the value's standard error over val utterances (a bootstrap); trials closer than
-    # about two of them are not told apart by this val subset.
-    for column in ("rank", "trial", "val_acc", "± se", N_PARAMS, "best/run", SECONDS):
-        table.add_column(column, justify="right", no_wrap=True)
-    table.add_column("params", ratio=1)
-    for rank, trial in enumerate(complete, 1):
-        table.add_row(
-            str(rank),
-            Text.assemble(str(trial.number), trial_mark(trial)),
-            f"{trial.value:.4f}",
-            _standard_error(trial),
-            f"{trial.user_attrs.get(N_PARAMS, 0):,}",
-            f"{trial.user_attrs.get(BEST_EPOCH, '-')}/{trial.user_attrs.get(EPOCHS_RUN, '-')}",
-            f"{trial.user_attrs.get(SECONDS, 0):.1f}",
-            format_params(trial.params, 80),
+
+    def table(with_params: bool) -> Table:
+        table = Table(title=f"Top {len(complete)} trials", header_style="bold")
+        # "best/run": the epoch of the trial's best val_acc, of the epochs it ran.
+        # "± se": the value's standard error over val utterances (a bootstrap); trials closer
+        # than about two of them are not told apart by this val subset.
+        for column in ("rank", "trial", "val_acc", "± se", N_PARAMS, "best/run", SECONDS):
+            table.add_column(column, justify="right", no_wrap=True)
+        if with_params:
+            table.add_column("params", no_wrap=True)
+        for rank, trial in enumerate(complete, 1):
+            epochs = trial.user_attrs.get(BEST_EPOCH, "-"), trial.user_attrs.get(EPOCHS_RUN, "-")
+            row = [
+                str(rank),
+                Text.assemble(str(trial.number), trial_mark(trial)),
+                f"{trial.value:.4f}",
+                _standard_error(trial),
+                f"{trial.user_attrs.get(N_PARAMS, 0):,}",
+                f"{epochs[0]}/{epochs[1]}",
+                f"{trial.user_attrs.get(SECONDS, 0):.1f}",
+            ]
+            table.add_row(*row, *([format_params(trial.params, None)] if with_params else []))
+        return table
+
+    params = [
+        (
+            Text.assemble(f"{rank:>2}. trial {t.number}", trial_mark(t)),
+            format_params(t.params, None),
         )
-    return table
+        for rank, t in enumerate(complete, 1)
+    ]
+    return ParamsFitted(table, params)
 
 
 def _standard_error(trial: FrozenTrial) -> str:

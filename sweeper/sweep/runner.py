@@ -120,7 +120,10 @@ def _alongside(worker: Worker, plan: RunPlan, argv: list[str], console: Console)
         procs = spawn_workers(argv, plan, logs)
         stop: int | None = None
         try:
-            with Board(worker.study, plan.trials, plan.spec.epochs, plan.workers, console):
+            board = Board(
+                worker.study, plan.trials, plan.spec.epochs, plan.workers, console, plan.budget_ends
+            )
+            with board:
                 yield
                 for proc in procs:
                     proc.wait()
@@ -189,15 +192,17 @@ _STOPPED = {0, *(128 + signum for signum in STOPPING), *(-signum for signum in S
 
 
 def next_steps(name: str, storage_url: str, tracking_uri: str, experiment_id: str) -> str:
+    from sweeper.executables import command
     from sweeper.masking import mask_url
     from sweeper.tracking.tracker import where_to_look
 
+    sweeper = command("sweeper")
     return (
         "[bold]Next:[/]\n"
         f"  {where_to_look(tracking_uri, experiment_id)}   # the study's runs, ranked\n"
-        f"  optuna-dashboard {mask_url(storage_url)}\n"
-        f"  sweeper report {name}       # importances and plots\n"
-        f"  sweeper promote {name}      # best trial -> full run, registry, predictions.csv"
+        f"  {command('optuna-dashboard')} {mask_url(storage_url)}\n"
+        f"  {sweeper} report {name}       # importances and plots\n"
+        f"  {sweeper} promote {name}      # best trial -> full run, registry, predictions.csv"
     )
 
 

@@ -232,6 +232,7 @@ def where_to_look(tracking_uri: str, experiment_id: str) -> str:
     themselves, not one collapsed parent run."""
     from urllib.parse import urlencode
 
+    from sweeper.executables import command
     from sweeper.masking import mask_url
 
     query = urlencode(
@@ -244,7 +245,7 @@ def where_to_look(tracking_uri: str, experiment_id: str) -> str:
     page = f"#/experiments/{experiment_id}/runs?{query}"
     if tracking_uri.startswith(("http://", "https://")):
         return f"open {mask_url(tracking_uri).rstrip('/')}/{page}"
-    serve = "mlflow ui"
+    serve = f"{command('mlflow')} ui"
     if tracking_uri != "sqlite:///mlflow.db":  # what `mlflow ui` reads with no arguments
         serve += f" --backend-store-uri {mask_url(tracking_uri)}"
     return f"run `{serve}`, then open {LOCAL_UI}/{page}"
