@@ -312,7 +312,7 @@ def leaderboard(trials: list[FrozenTrial], top: int = 10) -> ParamsFitted:
             table.add_column("params", no_wrap=True)
         for rank, trial in enumerate(complete, 1):
             epochs = trial.user_attrs.get(BEST_EPOCH, "-"), trial.user_attrs.get(EPOCHS_RUN, "-")
-            row = [
+            row: list[RenderableType] = [
                 str(rank),
                 Text.assemble(str(trial.number), trial_mark(trial)),
                 f"{trial.value:.4f}",
@@ -321,7 +321,9 @@ def leaderboard(trials: list[FrozenTrial], top: int = 10) -> ParamsFitted:
                 f"{epochs[0]}/{epochs[1]}",
                 f"{trial.user_attrs.get(SECONDS, 0):.1f}",
             ]
-            table.add_row(*row, *([format_params(trial.params, None)] if with_params else []))
+            if with_params:
+                row.append(format_params(trial.params, None))
+            table.add_row(*row)
         return table
 
     params = [
