@@ -70,8 +70,16 @@ class ParamsFitted:
     terminal is wide enough, else below the table, a line a trial (a squeezed column would cut
     them to `dropout=0…`)."""
 
-    table: Callable[[bool], Table]  # the table, with or without its params column
-    params: list[tuple[Text, str]]  # (which trial, its params) of each row
+    columns: Callable[[], Table]  # the table with its columns but the params', and no rows
+    rows: list[tuple[list[RenderableType], Text, dict[str, Any]]]  # (cells, which trial, params)
+
+    def table(self, with_params: bool) -> Table:
+        table = self.columns()
+        if with_params:
+            table.add_column("params", no_wrap=True)
+        for cells, _, params in self.rows:
+            table.add_row(*cells, *([format_params(params, None)] if with_params else []))
+        return table
 
     def __rich_console__(
         self, console: Console, options: ConsoleOptions
@@ -85,8 +93,8 @@ class ParamsFitted:
         below = Table.grid(padding=(0, 2), pad_edge=True)
         below.add_column(no_wrap=True)
         below.add_column(style="dim")  # wrapped within its column, under its own start
-        for trial, params in self.params:
-            below.add_row(trial, params)
+        for _, trial, params in self.rows:
+            below.add_row(trial, format_params(params, None))
         yield below
 
 
@@ -215,38 +223,33 @@ def running_table(running: list[FrozenTrial], epochs: int) -> ParamsFitted:
     """A row a running trial: its epoch, a bar of the batches done in it, its seconds an epoch
     (`~` while extrapolated from the epoch under way), its best val_acc so far."""
 
-    def table(with_params: bool) -> Table:
+    def columns() -> Table:
         table = Table(box=None, header_style="bold", pad_edge=False)
         for column in ("trial", "epoch", "batches", "", "s/epoch", "val_acc", SECONDS):
             table.add_column(column, justify="right", no_wrap=True)
-        if with_params:
-            table.add_column("params", no_wrap=True)
-        for trial in running:
-            progress = read_progress(trial)
-            epoch = len(trial.intermediate_values) if progress is None else progress.epoch - 1
-            pace = None if progress is None else progress.seconds_per_epoch()
-            best = best_of(trial)
-            row: list[RenderableType] = [
-                Text.assemble(str(trial.number), trial_mark(trial)),
-                f"{epoch}/{epochs}",
-                ""
-                if progress is None
-                else ProgressBar(total=progress.total, completed=progress.done, width=16),
-                "" if progress is None else f"{progress.done}/{progress.total}",
-                "-" if pace is None else f"{'' if pace[1] else '~'}{pace[0]:.0f}",
-                "-" if best is None else f"{best:.4f}",
-                f"{trial_seconds(trial) or 0:.0f}",
-            ]
-            if with_params:
-                row.append(format_params(trial.params, None))
-            table.add_row(*row)
         return table
 
-    params = [
-        (Text.assemble(f"trial {t.number}", trial_mark(t)), format_params(t.params, None))
-        for t in running
-    ]
-    return ParamsFitted(table, params)
+    rows = []
+    for trial in running:
+        progress = read_progress(trial)
+        epoch = len(trial.intermediate_values) if progress is None else progress.epoch - 1
+        pace = None if progress is None else progress.seconds_per_epoch()
+        best = best_of(trial)
+        cells: list[RenderableType] = [
+            Text.assemble(str(trial.number), trial_mark(trial)),
+            f"{epoch}/{epochs}",
+            ""
+            if progress is None
+            else ProgressBar(total=progress.total, completed=progress.done, width=16),
+            "" if progress is None else f"{progress.done}/{progress.total}",
+            "-" if pace is None else f"{'' if pace[1] else '~'}{pace[0]:.0f}",
+            "-" if best is None else f"{best:.4f}",
+            f"{trial_seconds(trial) or 0:.0f}",
+        ]
+        rows.append(
+            (cells, Text.assemble(f"trial {trial.number}", trial_mark(trial)), trial.params)
+        )
+    return ParamsFitted(columns, rows)
 
 
 def long_sweep_warning(ahead: SweepEstimate, budget_ends: float | None) -> Text | None:
@@ -301,39 +304,30 @@ def format_duration(seconds: float) -> str:
 def leaderboard(trials: list[FrozenTrial], top: int = 10) -> ParamsFitted:
     complete = ranked(trials)[:top]
 
-    def table(with_params: bool) -> Table:
+    def columns() -> Table:
         table = Table(title=f"Top {len(complete)} trials", header_style="bold")
         # "best/run": the epoch of the trial's best val_acc, of the epochs it ran.
         # "± se": the value's standard error over val utterances (a bootstrap); trials closer
         # than about two of them are not told apart by this val subset.
         for column in ("rank", "trial", "val_acc", "± se", N_PARAMS, "best/run", SECONDS):
             table.add_column(column, justify="right", no_wrap=True)
-        if with_params:
-            table.add_column("params", no_wrap=True)
-        for rank, trial in enumerate(complete, 1):
-            epochs = trial.user_attrs.get(BEST_EPOCH, "-"), trial.user_attrs.get(EPOCHS_RUN, "-")
-            row: list[RenderableType] = [
-                str(rank),
-                Text.assemble(str(trial.number), trial_mark(trial)),
-                f"{trial.value:.4f}",
-                _standard_error(trial),
-                f"{trial.user_attrs.get(N_PARAMS, 0):,}",
-                f"{epochs[0]}/{epochs[1]}",
-                f"{trial.user_attrs.get(SECONDS, 0):.1f}",
-            ]
-            if with_params:
-                row.append(format_params(trial.params, None))
-            table.add_row(*row)
         return table
 
-    params = [
-        (
-            Text.assemble(f"{rank:>2}. trial {t.number}", trial_mark(t)),
-            format_params(t.params, None),
-        )
-        for rank, t in enumerate(complete, 1)
-    ]
-    return ParamsFitted(table, params)
+    rows = []
+    for rank, trial in enumerate(complete, 1):
+        epochs = trial.user_attrs.get(BEST_EPOCH, "-"), trial.user_attrs.get(EPOCHS_RUN, "-")
+        cells: list[RenderableType] = [
+            str(rank),
+            Text.assemble(str(trial.number), trial_mark(trial)),
+            f"{trial.value:.4f}",
+            _standard_error(trial),
+            f"{trial.user_attrs.get(N_PARAMS, 0):,}",
+            f"{epochs[0]}/{epochs[1]}",
+            f"{trial.user_attrs.get(SECONDS, 0):.1f}",
+        ]
+        whose = Text.assemble(f"{rank:>2}. trial {trial.number}", trial_mark(trial))
+        rows.append((cells, whose, trial.params))
+    return ParamsFitted(columns, rows)
 
 
 def _standard_error(trial: FrozenTrial) -> str:
