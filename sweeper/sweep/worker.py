@@ -57,8 +57,8 @@ def open_study(
 
     storage = open_storage(
         plan.storage_url,
-        heartbeat_interval=plan.heartbeat_interval,
-        grace_period=plan.grace_period,
+        heartbeat_interval=plan.options.heartbeat,
+        grace_period=plan.options.grace,
         max_retry=plan.max_retry,
         on_stale=on_stale,
     )
@@ -96,7 +96,7 @@ class Worker:
         plan accepts it), open its parent run, and return what this worker's trials need."""
         plan = self.plan
         stored = self.study.user_attrs.get(SPEC_ATTR)
-        if stored is not None and not plan.accept_changes:
+        if stored is not None and not plan.options.accept_changes:
             refuse_drift(plan.name, stored, settings)
         version = record(self.study, settings)
         tags = {**tags, "sweeper.storage": mask_url(plan.storage_url)}
@@ -126,7 +126,7 @@ class Worker:
             },
             trials=plan.trials,
             budget_ends=plan.budget_ends,
-            device=plan.device,
+            device=plan.options.device,
             threads=plan.threads,
             settings_version=version,
             checkpoints=checkpoint_store(plan.storage_url, plan.name, self.tracker, self.parent),
@@ -167,7 +167,8 @@ class Worker:
         with storage_lock(self.plan.storage_url, f"trial slots of {self.plan.name}"):
             requeue_interrupted(self.study)
             queue_baselines(self.study, self.plan.spec.baselines)
-        deadline = None if self.plan.timeout is None else time.monotonic() + self.plan.timeout
+        timeout = self.plan.options.timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         failures = 0
         # a failed trial is logged by Optuna with its traceback; sweeper prints one line instead
         optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -197,7 +198,7 @@ class Worker:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
                         optuna.storages.fail_stale_trials(self.study)
-                    time.sleep(min(2.0, self.plan.heartbeat_interval))
+                    time.sleep(min(2.0, self.plan.options.heartbeat))
                     continue
                 self._run_one(_released_first(gate.close, objective))
             last = self._last
@@ -258,7 +259,7 @@ class Worker:
                 _logger.warning(
                     "this worker's trial went %ss without a heartbeat, so another worker failed "
                     "it and retried it; its result is dropped",
-                    self.plan.grace_period,
+                    self.plan.options.grace,
                 )
             except Exception as exc:
                 if not started:
@@ -287,7 +288,7 @@ class Worker:
         return StudyError(
             f"--storage {mask_url(self.plan.storage_url)}: could not record the end of trial "
             f"{trial.number} ({cause}); it stays RUNNING there until a worker, once the storage "
-            f"is writable, fails it (after --grace {self.plan.grace_period}s) and retries it"
+            f"is writable, fails it (after --grace {self.plan.options.grace}s) and retries it"
             f"{closed}"
         )
 
