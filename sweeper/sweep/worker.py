@@ -40,7 +40,7 @@ from sweeper.study.record import (
 )
 from sweeper.study.settings import record, refuse_drift
 from sweeper.sweep.checkpoints import CheckpointStore, checkpoint_store, lineage
-from sweeper.sweep.objective import TrialContext, make_objective
+from sweeper.sweep.objective import Objective, TrialContext
 from sweeper.sweep.plan import RunPlan
 from sweeper.sweep.strategy import make_pruner, make_sampler
 from sweeper.tracking.tracker import Tracker
@@ -163,7 +163,7 @@ class Worker:
         # CPU): pay that once here rather than inside the first trial.
         import torch._dynamo  # noqa: F401
 
-        objective = make_objective(context, self._hold_signals)
+        objective = Objective(context, self._hold_signals)
         with storage_lock(self.plan.storage_url, f"trial slots of {self.plan.name}"):
             requeue_interrupted(self.study)
             queue_baselines(self.study, self.plan.spec.baselines)
