@@ -9,8 +9,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sweeper.commands.options import DataOption, StorageOption, StudyNameArgument, TrackingOption
-from sweeper.commands.run import DeviceChoice
+from sweeper.commands.options import (
+    DataOption,
+    DeviceOption,
+    StorageOption,
+    StudyNameArgument,
+    TrackingOption,
+)
 
 if TYPE_CHECKING:
     from sweeper.promote.promotion import Promotion, Recheck
@@ -59,7 +64,7 @@ def promote(
         str | None,
         typer.Option(help="Registered model name \\[default: the study name]."),
     ] = None,
-    device: Annotated[DeviceChoice, typer.Option(help="Training device.")] = DeviceChoice.auto,
+    device: DeviceOption = "auto",
 ) -> None:
     """Retrain the best trial on the full data, register the model, write the Kaggle CSV.
 
@@ -95,7 +100,7 @@ def promote(
         top_scale=top_scale,
         seeds=seeds,
         patience=patience,
-        device=device.value,
+        device=device,
     )
     narration = Console(stderr=True)
     try:

@@ -14,12 +14,17 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sweeper.errors import StudyError, StudyFileError
 
-SAMPLERS = ("tpe", "random", "grid")
-PRUNERS = ("hyperband", "median", "percentile", "none")
+# The names a study file and `sweeper run --sampler/--pruner` take, declared once: the CLI's
+# choices come from these types, and sweeper.sweep.strategy checks at import that it builds
+# exactly these.
+Sampler = Literal["tpe", "random", "grid"]
+Pruner = Literal["hyperband", "median", "percentile", "none"]
+SAMPLERS: tuple[Sampler, ...] = get_args(Sampler)
+PRUNERS: tuple[Pruner, ...] = get_args(Pruner)
 TRIAL_VALUES = ("best", "last")
 
 

@@ -52,7 +52,7 @@ from sweeper.sweep.checkpoints import CheckpointStore, lineage
 from sweeper.tracking.context import config_json
 from sweeper.tracking.tracker import Tracker
 from sweeper.tracking.trial_log import TrialLog
-from sweeper.training.loop import EpochStats, resumable_history, train
+from sweeper.training.loop import EpochStats, TrainResult, resumable_history, train
 
 
 class SurplusTrial(Exception):
@@ -91,153 +91,242 @@ def trial_config(study_file: StudyFile, trial: BaseTrial) -> dict[str, Any]:
     return config
 
 
-def make_objective(
-    ctx: TrialContext, hold_signals: Callable[[], None]
-) -> Callable[[optuna.Trial], float]:
-    """The trial function for `study.optimize`. `hold_signals()` is called as the trial's MLflow
-    run is closed: a stop signal from then on must wait until Optuna has recorded the same end,
-    or a run closed FINISHED would belong to a trial recorded FAIL (interrupted)."""
+class Objective:
+    """The trial function for `study.optimize`; each call is one TrialAttempt. `hold_signals()`
+    is called as the trial's MLflow run is closed: a stop signal from then on must wait until
+    Optuna has recorded the same end, or a run closed FINISHED would belong to a trial recorded
+    FAIL (interrupted)."""
 
-    def objective(trial: optuna.Trial) -> float:
-        started = time.perf_counter()
-        peak = PeakMemory()
-        run_id: str | None = None  # until the trial's MLflow run exists
-        epochs_run = 0
-        trained = 0  # epochs this attempt trained (a resumed trial ran the others before)
-        best_yet: dict[str, float] = {}  # a pruned trial's run shows its best too, as COMPLETE's do
-        log = TrialLog(trial.number, (ctx.tracker.tracking_uri,))
-        limits: list[tuple[float, str]] = []  # (time.time() to stop training at, which limit)
-        last_epoch = 0  # of the config: a limit that strikes there stops nothing early
-        stopped_by: str | None = None
+    def __init__(self, ctx: TrialContext, hold_signals: Callable[[], None]) -> None:
+        self.ctx = ctx
+        self.hold_signals = hold_signals
 
-        def on_epoch(stats: EpochStats) -> bool:
-            nonlocal epochs_run, trained, stopped_by
-            epochs_run, trained = stats.epoch, trained + 1
-            _note_best(best_yet, stats)
-            if run_id:
-                log.epoch(
-                    stats.epoch, lambda: ctx.tracker.log_epoch(run_id, stats.epoch, stats.metrics())
-                )
-            with deferred():  # Optuna writes here: see sweeper.process.signals
-                trial.report(stats.val_acc, stats.epoch)
-                prune = trial.should_prune()
-            if prune:
-                raise optuna.TrialPruned(
-                    f"pruned at epoch {stats.epoch}: val_acc {stats.val_acc:.4f}"
-                )
-            if stats.epoch < last_epoch:
-                stopped_by = next((name for ends, name in limits if time.time() >= ends), None)
-            return stopped_by is not None
+    def __call__(self, trial: optuna.Trial) -> float:
+        return TrialAttempt(self.ctx, trial, self.hold_signals).run()
 
-        def close(state: str, reason: str | None = None, **metrics: float) -> None:
-            hold_signals()
-            # the trial's end goes to MLflow even after an outage made it skip other writes
-            if run_id:
-                metrics = {**metrics, **peak.metrics()}
-                log.write(
-                    "the run's end",
-                    lambda: ctx.tracker.finish(run_id, state, reason, metrics),
-                    closing=True,
-                )
-            log.report()
 
+class TrialAttempt:
+    """One run of a trial, from its start (or its checkpoint) to the end it records in both
+    stores: COMPLETE, PRUNED or FAIL (interrupted included); a surplus trial records only why
+    it stood down. The state here is what the epoch callback and the end share."""
+
+    def __init__(
+        self, ctx: TrialContext, trial: optuna.Trial, hold_signals: Callable[[], None]
+    ) -> None:
+        self.ctx = ctx
+        self.trial = trial
+        self.hold_signals = hold_signals
+        self.started = time.perf_counter()
+        self.peak = PeakMemory()
+        self.log = TrialLog(trial.number, (ctx.tracker.tracking_uri,))
+        self.run_id: str | None = None  # until the trial's MLflow run exists
+        self.epochs_run = 0
+        self.trained = 0  # epochs this attempt trained (a resumed trial ran the others before)
+        # a pruned trial's run shows its best too, as COMPLETE's do
+        self.best_yet: dict[str, float] = {}
+        self.limits: list[tuple[float, str]] = []  # (time.time() to stop training at, which)
+        self.last_epoch = 0  # of the config: a limit that strikes there stops nothing early
+        self.stopped_by: str | None = None  # the limit that stopped training early
+
+    def run(self) -> float:
+        """Train the trial and record its end; its value, or the exception that ended it."""
         try:
-            frozen = _stand_down_if_surplus(trial, ctx.trials)
-            tags = dict(ctx.tags)
-            retry_of = frozen.system_attrs.get(RETRY_OF)
-            if retry_of is not None:
-                tags["sweeper.retry_of"] = str(retry_of)
-            baseline = baseline_of(frozen)
-            if baseline is not None:
-                tags["sweeper.baseline"] = str(baseline)
-            if WARM_START_FROM in frozen.user_attrs:
-                tags["sweeper.warm_start"] = str(frozen.user_attrs[WARM_START_FROM])
-            run_id = log.write(
-                "its run",
-                lambda: ctx.tracker.start_trial(ctx.parent_run_id, trial.number, {}, tags),
-            )
-            if run_id:
-                trial.set_user_attr(RUN_ATTR, run_id)
-            trial.set_user_attr(VERSION_ATTR, ctx.settings_version)
-            config = trial_config(ctx.study_file, trial)
-            n_params = count_parameters(config)
-            trial.set_user_attr(N_PARAMS, n_params)
-            trial.set_user_attr(CONFIG, config)
-            if run_id:
-                log.write(
-                    "params",
-                    lambda: ctx.tracker.log_params(run_id, {**config, N_PARAMS: n_params}),
-                )
-            max_params = ctx.study_file.spec.max_params
-            if max_params is not None and n_params > max_params:
-                raise optuna.TrialPruned(
-                    f"{n_params:,} parameters, over max_params {max_params:,}: not trained"
-                )
-            checkpoint_dir, publish, done = _resume(ctx, trial, frozen, run_id, config, log)
-            limits = _time_limits(ctx, started, done)
-            last_epoch = int(config["epochs"])
-            epochs_run = len(done)
-            for stats in done:
-                _note_best(best_yet, stats)
-            result = train(
-                config,
-                ctx.train,
-                ctx.val,
-                on_epoch=on_epoch,
-                checkpoint_dir=checkpoint_dir,
-                on_checkpoint=publish,
-                device=ctx.device,
-                threads=ctx.threads,
-            )
+            frozen = _stand_down_if_surplus(self.trial, self.ctx.trials)
+            self.start_run(frozen)
+            config = self.configure()
+            result = self.run_training(config, frozen)
         except SurplusTrial:
             raise  # it has said why
         except optuna.TrialPruned as exc:
-            trial.set_user_attr(PRUNE_REASON, str(exc))
-            _record_end(trial, started, epochs_run, trained)
-            close("PRUNED", str(exc), **best_yet)
+            self.end_pruned(exc)
             raise
         except BaseException as exc:
-            # Every failed trial says why, even one that failed before its run could start.
-            # MLflow first: when the study's database is what failed, the run still closes.
-            reason = _reason(exc)
-            close("FAIL", reason)
-            trial.set_user_attr(FAIL_REASON, reason)
-            _record_end(trial, started, epochs_run, trained)
+            self.end_failed(exc)
             raise
+        return self.end_complete(config, result)
+
+    def start_run(self, frozen: FrozenTrial) -> None:
+        """Open the trial's MLflow run, tagged with where the trial came from."""
+        trial, ctx = self.trial, self.ctx
+        tags = dict(ctx.tags)
+        retry_of = frozen.system_attrs.get(RETRY_OF)
+        if retry_of is not None:
+            tags["sweeper.retry_of"] = str(retry_of)
+        baseline = baseline_of(frozen)
+        if baseline is not None:
+            tags["sweeper.baseline"] = str(baseline)
+        if WARM_START_FROM in frozen.user_attrs:
+            tags["sweeper.warm_start"] = str(frozen.user_attrs[WARM_START_FROM])
+        self.run_id = self.log.write(
+            "its run", lambda: ctx.tracker.start_trial(ctx.parent_run_id, trial.number, {}, tags)
+        )
+        if self.run_id:
+            trial.set_user_attr(RUN_ATTR, self.run_id)
+        trial.set_user_attr(VERSION_ATTR, ctx.settings_version)
+
+    def configure(self) -> dict[str, Any]:
+        """The trial's config, recorded in both stores; a model over max_params is PRUNED."""
+        config = trial_config(self.ctx.study_file, self.trial)
+        n_params = count_parameters(config)
+        self.trial.set_user_attr(N_PARAMS, n_params)
+        self.trial.set_user_attr(CONFIG, config)
+        params = {**config, N_PARAMS: n_params}
+        self.write("params", lambda run_id: self.ctx.tracker.log_params(run_id, params))
+        max_params = self.ctx.study_file.spec.max_params
+        if max_params is not None and n_params > max_params:
+            raise optuna.TrialPruned(
+                f"{n_params:,} parameters, over max_params {max_params:,}: not trained"
+            )
+        return config
+
+    def run_training(self, config: dict[str, Any], frozen: FrozenTrial) -> TrainResult:
+        """Train on from the trial's checkpoint, if it has one, to its last epoch or until the
+        pruner or a time limit stops it."""
+        checkpoint_dir, publish, done = self.resume(config, frozen)
+        self.limits = self.time_limits(done)
+        self.last_epoch = int(config["epochs"])
+        self.epochs_run = len(done)
+        for stats in done:
+            self.note_best(stats)
+        return train(
+            config,
+            self.ctx.train,
+            self.ctx.val,
+            on_epoch=self.on_epoch,
+            checkpoint_dir=checkpoint_dir,
+            on_checkpoint=publish,
+            device=self.ctx.device,
+            threads=self.ctx.threads,
+        )
+
+    def resume(
+        self, config: dict[str, Any], frozen: FrozenTrial
+    ) -> tuple[Path | None, Callable[[], None] | None, list[EpochStats]]:
+        """The trial's checkpoint directory, how to publish it after each epoch, and the epochs
+        it already holds. A re-run of a lineage replays those epochs, so the pruner and the
+        MLflow run see the history an uninterrupted trial would have given them. Checkpoints
+        kept by the tracking store share its outages: then the trial trains on, from scratch if
+        need be."""
+        if self.ctx.checkpoints is None:
+            return None, None, []
+        store, root, log = self.ctx.checkpoints, lineage(frozen), self.log
+        log.write("its checkpoint's download", lambda: store.fetch(root))
+        directory = store.local(root)
+        history = resumable_history(directory, config)
+        for stats in history:
+            self.trial.report(stats.val_acc, stats.epoch)
+            self.log_epoch(stats)
+        if history:
+            self.trial.set_user_attr(RESUMED_AT, len(history))
+            resumed = {"sweeper.resumed": f"trial {root}, epoch {len(history)}"}
+            self.write("the resume tag", lambda run_id: self.ctx.tracker.set_tags(run_id, resumed))
+
+        def publish() -> None:
+            log.write("a checkpoint", lambda: store.publish(root))
+
+        return directory, publish, history
+
+    def time_limits(self, replayed: list[EpochStats]) -> list[tuple[float, str]]:
+        """When the trial must stop training (time.time()), at its next epoch boundary, and
+        which limit says so: the study's max_trial_seconds, which counts the epochs a re-run
+        found in its checkpoint as spent, and the sweep's time budget."""
+        limits = []
+        limit = self.ctx.study_file.spec.max_trial_seconds
+        if limit is not None:
+            spent = time.perf_counter() - self.started + sum(s.epoch_seconds for s in replayed)
+            limits.append((time.time() + limit - spent, TRIAL_LIMIT))
+        if self.ctx.budget_ends is not None:
+            limits.append((self.ctx.budget_ends, TIME_BUDGET))
+        return limits
+
+    def on_epoch(self, stats: EpochStats) -> bool:
+        """The trainer's callback after each epoch: log it, report it to the pruner (which may
+        prune the trial), and say whether a time limit stops training here."""
+        self.epochs_run, self.trained = stats.epoch, self.trained + 1
+        self.note_best(stats)
+        self.log_epoch(stats)
+        self.report(stats)
+        if stats.epoch < self.last_epoch:
+            self.stopped_by = self.limit_struck()
+        return self.stopped_by is not None
+
+    def report(self, stats: EpochStats) -> None:
+        """Report the epoch's val_acc; a TrialPruned when the pruner says so."""
+        with deferred():  # Optuna writes here: see sweeper.process.signals
+            self.trial.report(stats.val_acc, stats.epoch)
+            prune = self.trial.should_prune()
+        if prune:
+            raise optuna.TrialPruned(f"pruned at epoch {stats.epoch}: val_acc {stats.val_acc:.4f}")
+
+    def limit_struck(self) -> str | None:
+        """The time limit already reached, if any."""
+        return next((name for ends, name in self.limits if time.time() >= ends), None)
+
+    def note_best(self, stats: EpochStats) -> None:
+        if stats.val_acc > self.best_yet.get("best_val_acc", -1.0):
+            self.best_yet.update(best_val_acc=stats.val_acc, best_epoch=stats.epoch)
+
+    def log_epoch(self, stats: EpochStats) -> None:
+        if self.run_id:
+            call = partial(self.ctx.tracker.log_epoch, self.run_id, stats.epoch, stats.metrics())
+            self.log.epoch(stats.epoch, call)
+
+    def write(self, what: str, call: Callable[[str], object], *, closing: bool = False) -> None:
+        """`call(run_id)` on the trial's MLflow run, when it has one, through the trial log."""
+        run_id = self.run_id
+        if run_id:
+            self.log.write(what, lambda: call(run_id), closing=closing)
+
+    def end_complete(self, config: dict[str, Any], result: TrainResult) -> float:
+        """Record a trained trial: its best epoch, what stopped it early, its model; its value."""
+        trial = self.trial
         trial.set_user_attr(BEST_EPOCH, result.best_epoch)
-        last = ctx.study_file.spec.trial_value == "last"
+        last = self.ctx.study_file.spec.trial_value == "last"
         worth = result.history[-1] if last else result.history[result.best_epoch - 1]
         if worth.val_acc_se is not None:
             trial.set_user_attr(VAL_ACC_SE, worth.val_acc_se)
-        _record_end(trial, started, result.epochs_run, trained)
-        if stopped_by is not None:
-            trial.set_user_attr(STOPPED_EARLY, stopped_by)
-            if run_id:
-                stopped = {"sweeper.stopped_early": stopped_by}
-                log.write("the stopped-early tag", lambda: ctx.tracker.set_tags(run_id, stopped))
-        if run_id:
+        self.record_end(result.epochs_run)
+        tracker = self.ctx.tracker
+        if self.stopped_by is not None:
+            trial.set_user_attr(STOPPED_EARLY, self.stopped_by)
+            stopped = {"sweeper.stopped_early": self.stopped_by}
+            self.write("the stopped-early tag", lambda run_id: tracker.set_tags(run_id, stopped))
+        if self.run_id:  # the model is serialised only for a run to keep it
             files = {"model.pt": _state_bytes(result.model), "config.json": config_json(config)}
-            log.write("model.pt and config.json", lambda: ctx.tracker.log_files(run_id, files))
-        close("COMPLETE", best_val_acc=result.best_val_acc, best_epoch=result.best_epoch)
+            self.write("model.pt and config.json", lambda run_id: tracker.log_files(run_id, files))
+        self.close("COMPLETE", best_val_acc=result.best_val_acc, best_epoch=result.best_epoch)
         return worth.val_acc
 
-    return objective
+    def end_pruned(self, exc: optuna.TrialPruned) -> None:
+        self.trial.set_user_attr(PRUNE_REASON, str(exc))
+        self.record_end(self.epochs_run)
+        self.close("PRUNED", str(exc), **self.best_yet)
 
+    def end_failed(self, exc: BaseException) -> None:
+        """Every failed trial says why, even one that failed before its run could start.
+        MLflow first: when the study's database is what failed, the run still closes."""
+        reason = _reason(exc)
+        self.close("FAIL", reason)
+        self.trial.set_user_attr(FAIL_REASON, reason)
+        self.record_end(self.epochs_run)
 
-def _time_limits(
-    ctx: TrialContext, started: float, replayed: list[EpochStats]
-) -> list[tuple[float, str]]:
-    """When the trial must stop training (time.time()), at its next epoch boundary, and which
-    limit says so: the study's max_trial_seconds, which counts the epochs a re-run found in
-    its checkpoint as spent, and the sweep's time budget."""
-    limits = []
-    limit = ctx.study_file.spec.max_trial_seconds
-    if limit is not None:
-        spent = time.perf_counter() - started + sum(stats.epoch_seconds for stats in replayed)
-        limits.append((time.time() + limit - spent, TRIAL_LIMIT))
-    if ctx.budget_ends is not None:
-        limits.append((ctx.budget_ends, TIME_BUDGET))
-    return limits
+    def record_end(self, epochs_run: int) -> None:
+        """What every trial that ran records in Optuna, however it ended."""
+        self.trial.set_user_attr(EPOCHS_RUN, epochs_run)
+        self.trial.set_user_attr(EPOCHS_TRAINED, self.trained)
+        self.trial.set_user_attr(SECONDS, round(time.perf_counter() - self.started, 3))
+
+    def close(self, state: str, reason: str | None = None, **metrics: float) -> None:
+        """Close the trial's MLflow run with its end, and say what of the trial MLflow missed."""
+        self.hold_signals()
+        ended = {**metrics, **self.peak.metrics()}
+        # the trial's end goes to MLflow even after an outage made it skip other writes
+        self.write(
+            "the run's end",
+            lambda run_id: self.ctx.tracker.finish(run_id, state, reason, ended),
+            closing=True,
+        )
+        self.log.report()
 
 
 def _stand_down_if_surplus(trial: optuna.Trial, trials: int | None) -> FrozenTrial:
@@ -253,52 +342,6 @@ def _stand_down_if_surplus(trial: optuna.Trial, trials: int | None) -> FrozenTri
         trial.set_user_attr(FAIL_REASON, f"{SURPLUS}: the study's target was already filled")
         raise SurplusTrial(f"the study already has {trials} finished or running trials")
     return next(t for t in listed if t.number == mine)
-
-
-def _resume(
-    ctx: TrialContext,
-    trial: optuna.Trial,
-    frozen: FrozenTrial,
-    run_id: str | None,
-    config: dict[str, Any],
-    log: TrialLog,
-) -> tuple[Path | None, Callable[[], None] | None, list[EpochStats]]:
-    """The trial's checkpoint directory, how to publish it after each epoch, and the epochs it
-    already holds. A re-run of a lineage replays those epochs, so the pruner and the MLflow run
-    see the history an uninterrupted trial would have given them. Checkpoints kept by the
-    tracking store share its outages: then the trial trains on, from scratch if need be."""
-    if ctx.checkpoints is None:
-        return None, None, []
-    store, root = ctx.checkpoints, lineage(frozen)
-    log.write("its checkpoint's download", lambda: store.fetch(root))
-    directory = store.local(root)
-    history = resumable_history(directory, config)
-    for stats in history:
-        trial.report(stats.val_acc, stats.epoch)
-        if run_id:
-            metrics = stats.metrics()
-            log.epoch(stats.epoch, partial(ctx.tracker.log_epoch, run_id, stats.epoch, metrics))
-    if history:
-        trial.set_user_attr(RESUMED_AT, len(history))
-        resumed = {"sweeper.resumed": f"trial {root}, epoch {len(history)}"}
-        if run_id:
-            log.write("the resume tag", lambda: ctx.tracker.set_tags(run_id, resumed))
-
-    def publish() -> None:
-        log.write("a checkpoint", lambda: store.publish(root))
-
-    return directory, publish, history
-
-
-def _note_best(best: dict[str, float], stats: EpochStats) -> None:
-    if stats.val_acc > best.get("best_val_acc", -1.0):
-        best.update(best_val_acc=stats.val_acc, best_epoch=stats.epoch)
-
-
-def _record_end(trial: optuna.Trial, started: float, epochs_run: int, trained: int) -> None:
-    trial.set_user_attr(EPOCHS_RUN, epochs_run)
-    trial.set_user_attr(EPOCHS_TRAINED, trained)
-    trial.set_user_attr(SECONDS, round(time.perf_counter() - started, 3))
 
 
 def _reason(exc: BaseException) -> str:

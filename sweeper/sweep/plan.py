@@ -12,14 +12,15 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from rich.console import Console
 
 from sweeper.errors import StudyError
 from sweeper.process.placement import Placement
 from sweeper.study.spec import StudyFile, StudySpec, load_study_file
+from sweeper.sweep.options import RunOptions
 
+WORKER_INDEX_ENV = "SWEEPER_WORKER_INDEX"  # a spawned worker's, from its placement; 0: none
 THREADS_ENV = "SWEEPER_THREADS"  # a spawned worker's torch threads, from its placement
 # When a spawned worker's --time-budget ends (epoch seconds): the first worker's, so that all
 # the workers of a command stop together however long each took to start.
@@ -33,6 +34,10 @@ MAX_WORKERS_PER_CORE = 4
 
 @dataclass(frozen=True)
 class RunPlan:
+    """The options as options, and what they resolve to: the study file's defaults applied, the
+    stores' URLs, the time budget in seconds, this machine's workers."""
+
+    options: RunOptions
     study_file: StudyFile  # its name is the study's (--study-name applied)
     # the study's target of finished trials, all workers and machines together; None: as many
     # as the time budget allows
@@ -40,23 +45,13 @@ class RunPlan:
     sampler: str
     pruner: str
     seed: int
-    timeout: float | None
     time_budget: float | None  # seconds, this command's (its workers on this machine)
     budget_ends: float | None  # time.time() when the budget is spent
     storage_url: str
     tracking_uri: str
-    data: Path | None  # --data; None: the default corpus
-    device: str
-    gpus: str | None
-    per_gpu: int
     placements: tuple[Placement, ...]  # the workers of this machine; none in a spawned worker
     threads: int  # torch threads of this worker's trials
     worker_index: int  # 0: the process the user started
-    heartbeat_interval: int
-    grace_period: int
-    accept_changes: bool
-    warm_start: str | None = None  # another study of the storage whose trials this one reuses
-    warm_start_top: int = 10  # how many of its best trials to queue when they cannot be copied
     max_retry: int = 2
 
     @property
@@ -93,31 +88,7 @@ class RunPlan:
         return {} if self.budget_ends is None else {BUDGET_ENV: repr(self.budget_ends)}
 
 
-def plan_run(
-    *,
-    study_file: Path,
-    trials: int | None,
-    timeout: float | None,
-    time_budget: str | None,
-    data: Path | None,
-    storage: str | None,
-    tracking_uri: str | None,
-    study_name: str | None,
-    workers: int,
-    gpus: str | None,
-    per_gpu: int,
-    sampler: str | None,
-    pruner: str | None,
-    seed: int | None,
-    device: str,
-    heartbeat: int,
-    grace: int,
-    worker_index: int,
-    accept_changes: bool,
-    warm_start: str | None,
-    warm_start_top: int,
-    console: Console,
-) -> RunPlan:
+def plan_run(options: RunOptions, console: Console) -> RunPlan:
     """The plan of `sweeper run`'s flags; a StudyError (one line) for anything they cannot mean.
 
     The tracking store is asked once whether it can work; nothing is written anywhere, and
@@ -128,67 +99,71 @@ def plan_run(
     from sweeper.storage.rdb import check_heartbeat, resolve_storage_url, resolve_tracking_uri
     from sweeper.tracking.health import check_tracking_store
 
-    budget = None if time_budget is None else parse_duration(time_budget, "--time-budget")
-    if budget is not None and timeout is not None:
+    worker_index = int(os.environ.get(WORKER_INDEX_ENV, "0"))
+    budget = (
+        None
+        if options.time_budget is None
+        else parse_duration(options.time_budget, "--time-budget")
+    )
+    if budget is not None and options.timeout is not None:
         raise StudyError(
             "--timeout and --time-budget: give one (--time-budget also ends running trials)"
         )
-    sf = load_study_file(study_file)
-    if study_name:
-        sf = dataclasses.replace(sf, name=study_name)
-    if warm_start == sf.name:
+    sf = load_study_file(options.study_file)
+    if options.study_name:
+        sf = dataclasses.replace(sf, name=options.study_name)
+    if options.warm_start == sf.name:
         raise StudyError(
-            f"--warm-start {warm_start}: that is this study; name another study of the storage"
+            f"--warm-start {options.warm_start}: that is this study; name another study of the "
+            "storage"
         )
-    sampler = sampler or sf.spec.sampler
+    sampler = options.sampler or sf.spec.sampler
     try:
         sf.spec.check_sampler(sampler)
     except ValueError as exc:
-        raise StudyError(f"--sampler {sampler}: {study_file} {exc}") from None
-    check_heartbeat(heartbeat, grace)
-    check_workers(workers, console if worker_index == 0 else None)
-    storage_url = resolve_storage_url(storage)
-    tracking = resolve_tracking_uri(tracking_uri)
+        raise StudyError(f"--sampler {sampler}: {options.study_file} {exc}") from None
+    check_heartbeat(options.heartbeat, options.grace)
+    check_workers(options.workers, console if worker_index == 0 else None)
+    storage_url = resolve_storage_url(options.storage)
+    tracking = resolve_tracking_uri(options.tracking_uri)
     mask_logging([storage_url, tracking])
     check_tracking_store(tracking)
     placements: tuple[Placement, ...] = ()
     if worker_index == 0:  # the workers it spawns were placed by it
         placements = tuple(
-            plan_this_machine(workers=workers, gpus=gpus, per_gpu=per_gpu, device=device)
+            plan_this_machine(
+                workers=options.workers,
+                gpus=options.gpus,
+                per_gpu=options.per_gpu,
+                device=options.device,
+            )
         )
         threads = placements[0].threads
         # before torch loads OpenMP here; the workers it spawns inherit the choice
         choose_here(sum(placement.threads for placement in placements))
     else:
-        threads = int(os.environ.get(THREADS_ENV, 0)) or max(1, (os.cpu_count() or 1) // workers)
+        threads = int(os.environ.get(THREADS_ENV, 0)) or max(
+            1, (os.cpu_count() or 1) // options.workers
+        )
     budget_ends = None
     if budget is not None:
         inherited = os.environ.get(BUDGET_ENV) if worker_index else None
         budget_ends = float(inherited) if inherited else time.time() + budget
     return RunPlan(
+        options=options,
         study_file=sf,
         # a time budget alone ends the sweep by itself; with --trials, whichever comes first
-        trials=trials or (None if budget is not None else sf.spec.default_trials),
+        trials=options.trials or (None if budget is not None else sf.spec.default_trials),
         sampler=sampler,
-        pruner=pruner or sf.spec.pruner,
-        seed=sf.spec.seed if seed is None else seed,
-        timeout=timeout,
+        pruner=options.pruner or sf.spec.pruner,
+        seed=sf.spec.seed if options.seed is None else options.seed,
         time_budget=budget,
         budget_ends=budget_ends,
         storage_url=storage_url,
         tracking_uri=tracking,
-        data=data,
-        device=device,
-        gpus=gpus,
-        per_gpu=per_gpu,
         placements=placements,
         threads=threads,
         worker_index=worker_index,
-        heartbeat_interval=heartbeat,
-        grace_period=grace,
-        accept_changes=accept_changes,
-        warm_start=warm_start,
-        warm_start_top=warm_start_top,
     )
 
 

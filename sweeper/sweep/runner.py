@@ -44,9 +44,9 @@ def execute(plan: RunPlan, argv: list[str], console: Console) -> int:
 
     quiet_libraries()  # after the imports: importing mlflow sets its own log levels
     # checked before the study exists: a refused warm start leaves nothing behind
-    source = load_source(plan, corpus.fingerprint) if plan.warm_start else None
+    source = load_source(plan, corpus.fingerprint) if plan.options.warm_start else None
     worker = Worker(plan)
-    device = describe_device(plan.device, plan.threads)
+    device = describe_device(plan.options.device, plan.threads)
     tags = context_tags(corpus.fingerprint, plan.spec.subset_seed, device)
     settings = run_settings(plan, corpus.root, corpus.fingerprint, train, val)
     context = worker.open(settings, tags, train, val)
@@ -76,7 +76,7 @@ def study_subset(plan: RunPlan, console: Console) -> tuple[Corpus, Split, Split]
     from sweeper.data.defaults import resolve_data_dir
 
     spec = plan.spec
-    corpus = load_corpus(resolve_data_dir(plan.data))
+    corpus = load_corpus(resolve_data_dir(plan.options.data))
     train_all, val_all = course_split(corpus.train, seed=spec.split_seed, ratio=spec.train_ratio)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -96,11 +96,12 @@ def announce(plan: RunPlan, train: Split, val: Split, console: Console) -> None:
     from sweeper.masking import mask_url
     from sweeper.process.wait_policy import in_effect
 
+    gpus, per_gpu = plan.options.gpus, plan.options.per_gpu
     console.print(
         f"study [bold]{plan.name}[/]: {plan.target} on {train.num_frames:,} train / "
         f"{val.num_frames:,} val frames, {plan.spec.epochs} epochs each, sampler {plan.sampler}, "
         f"pruner {plan.pruner}, {plan.workers} worker(s) x {plan.threads} thread(s), "
-        f"{in_effect()}" + (f", {plan.per_gpu} per GPU on GPU(s) {plan.gpus}" if plan.gpus else ""),
+        f"{in_effect()}" + (f", {per_gpu} per GPU on GPU(s) {gpus}" if gpus else ""),
         highlight=False,
     )
     console.print(

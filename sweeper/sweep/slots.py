@@ -38,7 +38,9 @@ class TrialSlots:
         self.study = study
         self.plan = plan
         # --timeout counts from here: this worker's, from when it starts taking slots
-        self.deadline = None if plan.timeout is None else time.monotonic() + plan.timeout
+        self.deadline = (
+            None if plan.options.timeout is None else time.monotonic() + plan.options.timeout
+        )
 
     @contextmanager
     def claim(self) -> Iterator[Claim]:
@@ -63,7 +65,7 @@ class TrialSlots:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 optuna.storages.fail_stale_trials(self.study)
-            time.sleep(min(2.0, self.plan.heartbeat_interval))
+            time.sleep(min(2.0, self.plan.options.heartbeat))
 
     def _stop(self, finished: int) -> str | None:
         target = self.plan.trials

@@ -18,7 +18,7 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeper.study.spec import StudySpec
+from sweeper.study.spec import PRUNERS, SAMPLERS, StudySpec
 
 
 def trial_seed(seed: int, trial_number: int) -> int:
@@ -79,13 +79,11 @@ class TrialSeededSampler(optuna.samplers.BaseSampler):
 
 
 def make_sampler(kind: str, spec: StudySpec, seed: int) -> optuna.samplers.BaseSampler:
-    # Seeded per trial, not per process: workers on other machines share `seed` (scale-out).
-    if kind == "tpe":
-        return TrialSeededSampler(_tpe, seed)
-    if kind == "random":
-        return TrialSeededSampler(lambda s: optuna.samplers.RandomSampler(seed=s), seed)
-    assert spec.grid is not None  # checked with the plan (StudySpec.check_sampler)
-    return optuna.samplers.GridSampler(spec.grid, seed=seed)
+    return SAMPLER_FACTORIES[kind](spec, seed)
+
+
+def make_pruner(kind: str, spec: StudySpec) -> optuna.pruners.BasePruner:
+    return PRUNER_FACTORIES[kind](spec)
 
 
 def _tpe(seed: int) -> optuna.samplers.TPESampler:
@@ -97,17 +95,54 @@ def _tpe(seed: int) -> optuna.samplers.TPESampler:
         return optuna.samplers.TPESampler(seed=seed, group=True)
 
 
-def make_pruner(kind: str, spec: StudySpec) -> optuna.pruners.BasePruner:
-    if kind == "hyperband":
-        # its first rung comes after the warm-up: a family that starts slower (whole-utterance
-        # RNNs against windowed ones, benchmarks/budget_fairness.py) is not judged before then
-        first_rung = min(spec.pruner_warmup_epochs + 1, spec.epochs)
-        return optuna.pruners.HyperbandPruner(min_resource=first_rung, max_resource=spec.epochs)
-    if kind in ("median", "percentile"):
-        return optuna.pruners.PercentilePruner(
-            50.0 if kind == "median" else spec.pruner_percentile,
-            n_startup_trials=spec.pruner_startup_trials,
-            # Optuna's warm-up counts steps from 0; a trial reports epochs from 1.
-            n_warmup_steps=spec.pruner_warmup_epochs + 1,
+def _random(seed: int) -> optuna.samplers.RandomSampler:
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def _grid(spec: StudySpec, seed: int) -> optuna.samplers.BaseSampler:
+    assert spec.grid is not None  # checked with the plan (StudySpec.check_sampler)
+    return optuna.samplers.GridSampler(spec.grid, seed=seed)
+
+
+def _hyperband(spec: StudySpec) -> optuna.pruners.BasePruner:
+    # its first rung comes after the warm-up: a family that starts slower (whole-utterance
+    # RNNs against windowed ones, benchmarks/budget_fairness.py) is not judged before then
+    first_rung = min(spec.pruner_warmup_epochs + 1, spec.epochs)
+    return optuna.pruners.HyperbandPruner(min_resource=first_rung, max_resource=spec.epochs)
+
+
+def _percentile(spec: StudySpec, percentile: float) -> optuna.pruners.BasePruner:
+    return optuna.pruners.PercentilePruner(
+        percentile,
+        n_startup_trials=spec.pruner_startup_trials,
+        # Optuna's warm-up counts steps from 0; a trial reports epochs from 1.
+        n_warmup_steps=spec.pruner_warmup_epochs + 1,
+    )
+
+
+# Seeded per trial, not per process: workers on other machines share `seed` (scale-out).
+SAMPLER_FACTORIES: dict[str, Callable[[StudySpec, int], optuna.samplers.BaseSampler]] = {
+    "tpe": lambda spec, seed: TrialSeededSampler(_tpe, seed),
+    "random": lambda spec, seed: TrialSeededSampler(_random, seed),
+    "grid": _grid,
+}
+PRUNER_FACTORIES: dict[str, Callable[[StudySpec], optuna.pruners.BasePruner]] = {
+    "hyperband": _hyperband,
+    "median": lambda spec: _percentile(spec, 50.0),
+    "percentile": lambda spec: _percentile(spec, spec.pruner_percentile),
+    "none": lambda spec: optuna.pruners.NopPruner(),
+}
+
+
+def _check_covers(table: dict[str, Any], names: tuple[str, ...], what: str) -> None:
+    """The names a study file and the CLI accept are sweeper.study.spec's; a name added there
+    without a factory here (or the reverse) fails every import rather than one sweep."""
+    if set(table) != set(names):
+        raise RuntimeError(
+            f"sweeper.sweep.strategy builds the {what}s {sorted(table)}, "
+            f"but sweeper.study.spec names {sorted(names)}"
         )
-    return optuna.pruners.NopPruner()
+
+
+_check_covers(SAMPLER_FACTORIES, SAMPLERS, "sampler")
+_check_covers(PRUNER_FACTORIES, PRUNERS, "pruner")

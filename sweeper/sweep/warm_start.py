@@ -71,7 +71,7 @@ class WarmStart:
 def load_source(plan: RunPlan, fingerprint: str) -> optuna.Study:
     """The study `--warm-start` names, checked before this run writes anything: it is in this
     storage and its trials ran on this run's data."""
-    name = plan.warm_start
+    name = plan.options.warm_start
     assert name is not None
     try:
         source = load_existing_study(name, plan.storage_url)
@@ -100,7 +100,7 @@ def warm_start(
         done = dict(study.user_attrs.get(WARM_STARTS_ATTR, {}))
         if name in done:
             return WarmStart(name, len(done[name]["copied"]), len(done[name]["queued"]), True)
-        copies, queue = _triage(source, plan.study_file, settings, plan.warm_start_top)
+        copies, queue = _triage(source, plan.study_file, settings, plan.options.warm_start_top)
         record = {"copied": [t.number for t in copies], "queued": [t.number for t, _ in queue]}
         study.set_user_attr(WARM_STARTS_ATTR, {**done, name: record})
         study.add_trials([_copy(trial, name, version) for trial in copies])

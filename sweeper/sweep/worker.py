@@ -27,7 +27,7 @@ from sweeper.study.progress import study_progress
 from sweeper.study.record import FAIL_REASON, RUN_ATTR, SPEC_ATTR, is_surplus
 from sweeper.study.settings import record, refuse_drift
 from sweeper.sweep.checkpoints import checkpoint_store, tidy_checkpoints
-from sweeper.sweep.objective import TrialContext, make_objective
+from sweeper.sweep.objective import Objective, TrialContext
 from sweeper.sweep.parent import close_parent, open_parent
 from sweeper.sweep.plan import RunPlan
 from sweeper.sweep.queueing import queue_baselines, requeue_interrupted
@@ -47,8 +47,8 @@ def open_study(
 
     storage = open_storage(
         plan.storage_url,
-        heartbeat_interval=plan.heartbeat_interval,
-        grace_period=plan.grace_period,
+        heartbeat_interval=plan.options.heartbeat,
+        grace_period=plan.options.grace,
         max_retry=plan.max_retry,
         on_stale=on_stale,
     )
@@ -82,7 +82,7 @@ class Worker:
         plan accepts it), open its parent run, and return what this worker's trials need."""
         plan = self.plan
         stored = self.study.user_attrs.get(SPEC_ATTR)
-        if stored is not None and not plan.accept_changes:
+        if stored is not None and not plan.options.accept_changes:
             refuse_drift(plan.name, stored, settings)
         version = record(self.study, settings)
         tags = {**tags, "sweeper.storage": mask_url(plan.storage_url)}
@@ -101,7 +101,7 @@ class Worker:
             },
             trials=plan.trials,
             budget_ends=plan.budget_ends,
-            device=plan.device,
+            device=plan.options.device,
             threads=plan.threads,
             settings_version=version,
             checkpoints=checkpoint_store(
@@ -140,7 +140,7 @@ class Worker:
         # CPU): pay that once here rather than inside the first trial.
         import torch._dynamo  # noqa: F401
 
-        objective = make_objective(context, self._hold_signals)
+        objective = Objective(context, self._hold_signals)
         with slots_lock(self.plan):
             requeue_interrupted(self.study)
             queue_baselines(self.study, self.plan.spec.baselines)
@@ -205,7 +205,7 @@ class Worker:
                 _logger.warning(
                     "this worker's trial went %ss without a heartbeat, so another worker failed "
                     "it and retried it; its result is dropped",
-                    self.plan.grace_period,
+                    self.plan.options.grace,
                 )
             except Exception as exc:
                 if not started:
@@ -234,7 +234,7 @@ class Worker:
         return StudyError(
             f"--storage {mask_url(self.plan.storage_url)}: could not record the end of trial "
             f"{trial.number} ({cause}); it stays RUNNING there until a worker, once the storage "
-            f"is writable, fails it (after --grace {self.plan.grace_period}s) and retries it"
+            f"is writable, fails it (after --grace {self.plan.options.grace}s) and retries it"
             f"{closed}"
         )
 
