@@ -31,7 +31,8 @@ class Report:
 
 
 def write_report(study: optuna.Study, out: Path) -> Report:
-    """Write plots (PNG via matplotlib, interactive HTML via plotly) and a leaderboard CSV."""
+    """Write plots (PNG via matplotlib, interactive HTML via plotly when it is installed) and a
+    leaderboard CSV."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -52,6 +53,9 @@ def write_report(study: optuna.Study, out: Path) -> Report:
             skipped["param_importances"] = str(exc)
     else:
         skipped["param_importances"] = "needs at least 2 complete trials"
+    html = _plotly_installed()
+    if not html:
+        skipped["HTML plots"] = "plotly is not installed: pip install 'sweeper[plots]'"
     files = [_leaderboard_csv(trials, out / "leaderboard.csv")]
     for plot in PLOTS:
         if plot in skipped or not complete:
@@ -69,14 +73,24 @@ def write_report(study: optuna.Study, out: Path) -> Report:
                 figure.tight_layout()
             figure.savefig(out / f"{plot}.png", dpi=110)
             plt.close(figure)
-            getattr(vis, f"plot_{plot}")(study).write_html(
-                out / f"{plot}.html", include_plotlyjs="directory"
-            )
+            files.append(out / f"{plot}.png")
+            if html:
+                getattr(vis, f"plot_{plot}")(study).write_html(
+                    out / f"{plot}.html", include_plotlyjs="directory"
+                )
+                files.append(out / f"{plot}.html")
         except (ValueError, RuntimeError) as exc:
             skipped[plot] = str(exc)
-            continue
-        files += [out / f"{plot}.png", out / f"{plot}.html"]
     return Report(dict(counts), importances, files, skipped)
+
+
+def _plotly_installed() -> bool:
+    """Whether the interactive plots can be drawn: plotly is the `plots` extra."""
+    try:
+        import plotly  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def log_report(study: optuna.Study, tracker: Tracker, parent_id: str, out: Path) -> Report:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sweeper.commands.options import StorageOption, StudyNameArgument, TrackingOption
@@ -55,7 +56,7 @@ def report(
             table.add_row(param, f"{value:.3f}")
         console.print(table)
     for plot, why in result.skipped.items():
-        console.print(f"[yellow]skipped {plot}[/]: {why}", highlight=False)
+        console.print(f"[yellow]skipped {plot}[/]: {escape(why)}", highlight=False)
     if tracker is not None:
         console.print(f"logged {len(result.files)} files on MLflow run {parent} (artifacts/report)")
         console.print(

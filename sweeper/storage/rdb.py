@@ -61,8 +61,15 @@ def resolve_storage_url(flag: str | None) -> str:
 
 
 def resolve_tracking_uri(flag: str | None) -> str:
-    """The MLflow tracking URI: `flag`, else $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db."""
-    return flag or os.environ.get(TRACKING_ENV) or DEFAULT_TRACKING_URI
+    """The MLflow tracking URI: `flag`, else $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.
+
+    Raises StudyError (one line) for a PostgreSQL URI whose driver is not installed: MLflow
+    would fail on it only later, naming no fix.
+    """
+    uri = flag or os.environ.get(TRACKING_ENV) or DEFAULT_TRACKING_URI
+    if uri.startswith("postgresql"):
+        _parse_database_url(uri, "--tracking-uri")
+    return uri
 
 
 def _parse_database_url(url: str, source: str) -> URL:
@@ -81,6 +88,12 @@ def _parse_database_url(url: str, source: str) -> URL:
     try:
         dialect.import_dbapi()
     except ImportError as exc:
+        # psycopg is an extra, not a dependency: most users never leave SQLite
+        if dialect.driver == "psycopg":
+            raise StudyError(
+                f"{source} {shown!r}: PostgreSQL needs its driver, psycopg: "
+                "pip install 'sweeper[postgres]'"
+            ) from None
         raise StudyError(
             f"{source} {shown!r}: the database driver is not installed ({exc.name or exc})"
         ) from None

@@ -1,34 +1,31 @@
-"""Sentences of common English words, sampled by their frequency in `wordfreq`'s English list."""
+"""Sentences of common English words, sampled by their frequency in English text.
+
+The words and frequencies come from `vocabulary.tsv` beside this module (wordfreq's English list,
+copied once: its header says how).
+"""
 
 from __future__ import annotations
 
 import functools
-import re
+from importlib import resources
 
 import numpy as np
-import wordfreq
 
+# the length of wordfreq's list the words were drawn from (146 are words); corpus.json records it
 VOCABULARY_SIZE = 150
 MIN_WORDS, MAX_WORDS = 4, 20
 # The rarest phones (ZH, OY, TH, JH, CH, G) may miss a small corpus entirely; the first train
 # sentences each get one of these words, so that every class occurs even in the tiny corpus.
 COVERAGE_WORDS = ("usually", "choice", "think", "just", "much", "good")
-_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
 @functools.cache
 def vocabulary() -> tuple[tuple[str, ...], np.ndarray]:
-    """The words and their sampling probabilities (proportional to frequency).
-
-    Stray single letters (tokeniser leftovers such as "s" and "t") are left out; "a" and "i" stay.
-    """
-    words = tuple(
-        word
-        for word in wordfreq.top_n_list("en", VOCABULARY_SIZE)
-        if _WORD.fullmatch(word) and (len(word) > 1 or word in ("a", "i"))
-    )
-    frequencies = np.array([wordfreq.word_frequency(word, "en") for word in words])
-    return words, frequencies / frequencies.sum()
+    """The words and their sampling probabilities (proportional to frequency)."""
+    text = resources.files(__package__).joinpath("vocabulary.tsv").read_text(encoding="utf-8")
+    rows = [line.split("\t") for line in text.splitlines() if not line.startswith("#")]
+    frequencies = np.array([float(frequency) for _, frequency in rows])
+    return tuple(word for word, _ in rows), frequencies / frequencies.sum()
 
 
 def sentence(rng: np.random.Generator, include: str | None = None) -> str:
