@@ -10,7 +10,7 @@ TORCH_INDEX ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.sweeper-installed
 
-.PHONY: demo test test-all lint docs install
+.PHONY: demo test test-all lint docs install gpu-kit gpu-rehearsal
 
 install: $(STAMP)
 
@@ -44,3 +44,31 @@ test: lint docs
 # the heavy fault tests too (about 10 more minutes on 2 cores)
 test-all: lint docs
 	$(BIN)/pytest -n 2 --dist loadfile
+
+# The lent GPU machine (docs/gpu.md). GPU_PYTHON is its Python version: `make gpu-kit` downloads
+# for it the wheels sweeper needs there that it lacks (gpu-kit/, git-ignored), and checks that
+# they fit beside the working tree. `make gpu-rehearsal` runs benchmarks/gpu_device.sh in CPU
+# mode in a fresh venv of that Python version holding only packages that machine has (its
+# torch, 2.11.0: a CUDA build, which runs on the CPU here), with the kit installed as there.
+# Where no Python 3.12 is at hand: make gpu-kit gpu-rehearsal GPU_PYTHON=3.11.
+GPU_PYTHON ?= 3.12
+REHEARSAL_PYTHON ?= $(firstword $(foreach p,python$(GPU_PYTHON) \
+    $(wildcard $(HOME)/.pyenv/versions/$(GPU_PYTHON).*/bin/python$(GPU_PYTHON)),\
+    $(shell $(p) -c '' >/dev/null 2>&1 && echo $(p))))
+REHEARSAL_TORCH ?= torch==2.11.0
+REHEARSAL_VENV ?= .gpu-rehearsal-venv
+
+gpu-kit:
+	$(PYTHON) benchmarks/gpu_kit.py --python-version $(GPU_PYTHON)
+
+gpu-rehearsal:
+	@test -n "$(REHEARSAL_PYTHON)" || { echo "no Python $(GPU_PYTHON) here: name one with \
+		REHEARSAL_PYTHON=..., or rehearse on another (make gpu-kit gpu-rehearsal GPU_PYTHON=3.11)"; \
+		exit 1; }
+	@test -f gpu-kit/machine.txt || { echo "no gpu-kit/: make gpu-kit first"; exit 1; }
+	rm -rf $(REHEARSAL_VENV)
+	$(REHEARSAL_PYTHON) -m venv $(REHEARSAL_VENV)
+	$(REHEARSAL_VENV)/bin/python -m pip install --quiet "$(REHEARSAL_TORCH)" pytest pytest-xdist
+	$(REHEARSAL_VENV)/bin/python -m pip install --quiet --no-deps -r gpu-kit/machine.txt
+	$(REHEARSAL_VENV)/bin/python benchmarks/gpu_kit.py --check-environment
+	GPU_MODE=cpu PYTHON=$(REHEARSAL_VENV)/bin/python OUT=gpu-out bash benchmarks/gpu_device.sh

@@ -21,6 +21,7 @@ Epoch figures are the best of --repeats epochs (default 3) after a warm-up epoch
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -185,9 +186,15 @@ def mlp_forward(model: nn.Module, batch: Any) -> tuple[torch.Tensor, torch.Tenso
 
 
 def epochs_table(
-    sizes: dict[str, Any], train_split: Split, val_split: Split, dev: torch.device, repeats: int
+    sizes: dict[str, Any],
+    train_split: Split,
+    val_split: Split,
+    dev: torch.device,
+    repeats: int,
+    figures: list[dict[str, Any]],
 ) -> tuple[Table, float]:
-    """(a), (b) and their peak memory; returns the table and the rnn-seq / floor ratio."""
+    """(a), (b) and their peak memory, each row also appended to `figures`; returns the table
+    and the rnn-seq / floor ratio."""
     table = Table(title=f"one epoch, {train_split.num_frames:,} frames, {describe(dev)}")
     for column in ("model", "epoch s", "x floor", "goal", "peak MB"):
         table.add_column(column, justify="left" if column == "model" else "right")
@@ -204,11 +211,15 @@ def epochs_table(
         goal = f"<= {FLOOR_GOAL}x" if name == "rnn-seq" else ""
         if name == "rnn-seq":
             ratio = ours / floor
-        table.add_row(f"{name} sweeper", f"{ours:.3f}", f"{ours / floor:.2f}x", goal, mb(our_peak))
-        table.add_row(
-            f"{name} sweeper, amp none", f"{full:.3f}", f"{full / floor:.2f}x", "", mb(full_peak)
-        )
-        table.add_row(f"{name} floor", f"{floor:.3f}", "1.00x", "", mb(floor_peak))
+        for label, seconds, peak, row_goal in (
+            (f"{name} sweeper", ours, our_peak, goal),
+            (f"{name} sweeper, amp none", full, full_peak, ""),
+            (f"{name} floor", floor, floor_peak, ""),
+        ):
+            table.add_row(label, f"{seconds:.3f}", f"{seconds / floor:.2f}x", row_goal, mb(peak))
+            figures.append(
+                {"model": label, "epoch_s": seconds, "x_floor": seconds / floor, "peak_mb": peak}
+            )
     return table, ratio
 
 
@@ -261,9 +272,15 @@ def sweep(
 
 
 def sweeps_table(
-    sizes: dict[str, Any], levels: list[int], studies: list[str], dev: torch.device, data: Path
+    sizes: dict[str, Any],
+    levels: list[int],
+    studies: list[str],
+    dev: torch.device,
+    data: Path,
+    figures: list[dict[str, Any]],
 ) -> tuple[Table, float | None]:
-    """(c) and the sweeps' peaks; returns the table and quick's gain at 4 per GPU."""
+    """(c) and the sweeps' peaks, each row also appended to `figures`; returns the table and
+    quick's gain at 4 per GPU."""
     table = Table(title="trials per hour (first trial start to last trial end)")
     for column in ("study", "per GPU", "trials", "trials/h", "x one per GPU", "goal", "peak MB"):
         table.add_column(column, justify="left" if column == "study" else "right")
@@ -291,6 +308,16 @@ def sweeps_table(
                     goal,
                     mb(peak),
                 )
+                figures.append(
+                    {
+                        "study": name,
+                        "per_gpu": level,
+                        "trials": trials,
+                        "trials_per_hour": rate,
+                        "x_one_per_gpu": rate / base,
+                        "peak_mb": peak,
+                    }
+                )
     return table, gain
 
 
@@ -303,6 +330,7 @@ def main() -> None:
     parser.add_argument("--studies", default="quick,lstm", help="quick and/or lstm")
     parser.add_argument("--trials", type=int, default=None, help="trials per sweep")
     parser.add_argument("--repeats", type=int, default=REPEATS, help="epochs timed (a), (b)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
     dev = select_device(args.device)
     sizes = dict(SIZES["cuda" if dev.type == "cuda" else "cpu"])
@@ -316,12 +344,18 @@ def main() -> None:
     val_split = subset(val_all, 3_000, seed=0)
 
     console = Console()
-    epochs, ratio = epochs_table(sizes, train_split, val_split, dev, args.repeats)
+    figures: dict[str, Any] = {"device": describe(dev), "epochs": [], "sweeps": []}
+    epochs, ratio = epochs_table(
+        sizes, train_split, val_split, dev, args.repeats, figures["epochs"]
+    )
     console.print(epochs)
     levels = [int(level) for level in args.levels.split(",")]
     studies = [name for name in args.studies.split(",") if name]
-    sweeps, gain = sweeps_table(sizes, levels, studies, dev, data)
+    sweeps, gain = sweeps_table(sizes, levels, studies, dev, data, figures["sweeps"])
     console.print(sweeps)
+    figures.update(rnn_seq_x_floor=ratio, quick_gain_at_4=gain)
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
     verdict = "meets" if ratio <= FLOOR_GOAL else "MISSES"
     console.print(f"rnn-seq epoch: {ratio:.2f}x the floor ({verdict} <= {FLOOR_GOAL}x)")
     if gain is not None:
