@@ -21,22 +21,27 @@ set -u -o pipefail
 ROOT=$(pwd)
 MODE=${GPU_MODE:-gpu}
 PYTHON=${PYTHON:-/opt/torch/.venv/bin/python3}
+case $PYTHON in */*) PYTHON=$(realpath -s "$PYTHON") ;; esac  # the headline runs elsewhere
 OUT=${OUT:-$ROOT/gpu-out}
 SITE=${SITE:-/tmp/sweeper-site}
 WORK=${WORK:-/tmp/sweeper-gpu-work}
-PER_GPU=${PER_GPU:-4}
-LIMIT_SETUP=${LIMIT_SETUP:-90}
-LIMIT_TESTS=${LIMIT_TESTS:-120}
-LIMIT_BENCHMARK=${LIMIT_BENCHMARK:-210}
-if [ "$MODE" = cpu ]; then
+if [ "$MODE" = cpu ]; then  # 2 loaded cores here: roomier limits
     DEADLINE=${DEADLINE:-1500}
+    LIMIT_SETUP=${LIMIT_SETUP:-240}
+    LIMIT_TESTS=${LIMIT_TESTS:-300}
+    LIMIT_BENCHMARK=${LIMIT_BENCHMARK:-480}
     BUDGET=${BUDGET:-1m}
+    PER_GPU=${PER_GPU:-2}
     TEST_WORKERS=${TEST_WORKERS:-2}
     BENCHMARK_ARGS=(--device cpu --frames 2000 --repeats 1 --levels 1,2 --studies quick --trials 2)
     HEADLINE_ARGS=(--device cpu --workers "$PER_GPU")
 else
     DEADLINE=${DEADLINE:-540}
+    LIMIT_SETUP=${LIMIT_SETUP:-90}
+    LIMIT_TESTS=${LIMIT_TESTS:-120}
+    LIMIT_BENCHMARK=${LIMIT_BENCHMARK:-210}
     BUDGET=${BUDGET:-2m}
+    PER_GPU=${PER_GPU:-4}
     TEST_WORKERS=${TEST_WORKERS:-4}
     BENCHMARK_ARGS=(--device cuda:0 --repeats 2 --studies quick --trials 8)
     HEADLINE_ARGS=(--gpus 0 --per-gpu "$PER_GPU")
@@ -94,7 +99,7 @@ step kit "$LIMIT_SETUP" setup.txt "$PYTHON" -m pip install --quiet --no-index --
     --no-compile --no-cache-dir --target "$SITE" gpu-kit/*.whl || { cat "$OUT/setup.txt"; exit 1; }
 # The kit was resolved against a list of the machine's packages, not the machine itself: a
 # version there that a kit package refuses shows here (not fatal by itself).
-"$PYTHON" -m pip check >> "$OUT/setup.txt" 2>&1
+{ echo "== pip check"; "$PYTHON" -m pip check; } >> "$OUT/setup.txt" 2>&1
 step imports 60 setup.txt "$PYTHON" -c "import optuna, mlflow, sweeper.cli
 print('optuna', optuna.__version__, 'mlflow', mlflow.__version__)" || { cat "$OUT/setup.txt"; exit 1; }
 step corpus "$LIMIT_SETUP" setup.txt "$PYTHON" -c \
@@ -137,8 +142,10 @@ PY
 fi
 step headline "$LIMIT_HEADLINE" headline.txt env -C "$WORK/headline" "$PYTHON" -m sweeper run \
     "$study" "${HEADLINE_ARGS[@]}" --time-budget "$BUDGET" --seed 0
-step projection 60 headline.txt "$PYTHON" -m benchmarks.gpu_headline lstm \
-    --workdir "$WORK/headline" --per-gpu "$PER_GPU" --json "$WORK/headline.json"
+# what ran before the budget, or a time limit, ended the sweep
+[ -f "$WORK/headline/sweeps.db" ] &&
+    step projection 60 headline.txt "$PYTHON" -m benchmarks.gpu_headline lstm \
+        --workdir "$WORK/headline" --per-gpu "$PER_GPU" --json "$WORK/headline.json"
 tail -n 12 "$OUT/headline.txt"
 
 "$PYTHON" - "$WORK" "$OUT/figures.json" "$MODE" <<'PY'
