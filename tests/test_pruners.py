@@ -1,12 +1,17 @@
-"""The study file's pruner settings mean what they say, with epochs counted from 1."""
+"""The study file's pruner settings mean what they say, with epochs counted from 1, and a trial
+that trained every epoch of its budget is never pruned."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import optuna
 import pytest
 
 from sweeper import StudySpec
 from sweeper.sweep.strategy import make_pruner
+from tests.cli import sweeper
+from tests.test_run import mlflow_runs, states, trials_of, write_study
 
 
 def study_with(spec: StudySpec, finished: list[float]) -> optuna.Study:
@@ -66,3 +71,22 @@ def test_percentile_keeps_only_the_best_quarter_where_median_keeps_half() -> Non
 def test_a_percentile_out_of_range_is_refused() -> None:
     with pytest.raises(ValueError, match="pruner_percentile must be in"):
         StudySpec(pruner="percentile", pruner_percentile=0)
+
+
+def test_a_trial_that_trained_every_epoch_is_complete_whatever_the_pruner_says(
+    tmp_path: Path, tiny_corpus: Path
+) -> None:
+    """The median pruner would prune the third trial at epoch 1, its last: with every epoch of
+    its budget trained it has nothing left to save, so it is COMPLETE with its value."""
+    write_study(
+        tmp_path / "last.py", epochs=1, pruner="median", lr="3e-3 if trial.number < 2 else 1e-7"
+    )
+    sweeper("run", "last.py", "--trials", "3", "--data", tiny_corpus, cwd=tmp_path)
+    trials = sorted(trials_of(tmp_path, "last"), key=lambda t: t.number)
+    assert states(trials) == ["COMPLETE"] * 3
+    hopeless = trials[2]
+    assert hopeless.value == hopeless.intermediate_values[1]
+    assert hopeless.value < min(t.value for t in trials[:2])  # what the median pruner prunes
+    _, _, children = mlflow_runs(tmp_path, "last")
+    run = next(r for r in children if r.data.tags["sweeper.trial"] == "2")
+    assert run.info.status == "FINISHED" and run.data.tags["sweeper.state"] == "COMPLETE"

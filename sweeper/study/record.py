@@ -25,16 +25,17 @@ BEST_EPOCH = "best_epoch"  # the epoch of its best val_acc, counting epochs a re
 EPOCHS_RUN = "epochs_run"  # including the epochs of its lineage's checkpoint
 EPOCHS_TRAINED = "epochs_trained"  # by this trial itself; a resumed trial's others ran before
 RESUMED_AT = "resumed_at_epoch"  # the epochs a re-run found done in its lineage's checkpoint
+RESUMED_AT_BATCH = "resumed_at_batch"  # and the batches of the next epoch (0: it began afresh)
 SECONDS = "seconds"  # wall-clock time of the trial
 FAIL_REASON = "fail_reason"  # why a trial failed
 PRUNE_REASON = "prune_reason"  # why a trial was pruned (the pruner's epoch, or max_params)
 BASELINE = "baseline"  # a baseline config of the study file: its index in `baselines`
 # A trial copied from, or queued with the parameters of, another study's trial (`study:number`).
 WARM_START_FROM = "warm_start_from"
-# A trial that a time limit ended before its last epoch: which one (it is worth its best epoch).
+# A trial that the study file's limit on one trial ended before its last epoch: that limit's
+# name (the trial is worth its best epoch). The sweep's time budget stops a trial to resume it.
 STOPPED_EARLY = "stopped_early"
-TRIAL_LIMIT = "max_trial_seconds"  # the study file's limit on one trial
-TIME_BUDGET = "time_budget"  # `sweeper run --time-budget`, the sweep's
+TRIAL_LIMIT = "max_trial_seconds"
 # A re-run of an interrupted trial names the lineage it continues (Optuna's own retry of a dead
 # worker's trial copies user attributes, so it carries this on, and records RETRY_OF).
 RESUMES = "resumes"
@@ -42,10 +43,12 @@ REQUEUED_FROM = "requeued_from"  # on the re-run of an interrupted trial: that t
 # How far a running trial is inside its epoch, for the live board (sweeper.sweep.trial_progress)
 PROGRESS = "progress"
 
-# How a FAIL_REASON starts: the trial stood down because the target was already filled, or the
-# user stopped it (Ctrl-C, a stop signal).
+# How a FAIL_REASON starts: the trial stood down because the target was already filled, the
+# user stopped it (Ctrl-C, a stop signal), or the sweep's time budget did (`sweeper run
+# --time-budget`: it stops a trial at its next batch).
 SURPLUS = "surplus"
 INTERRUPTED = "interrupted"
+BUDGET_SPENT = "time budget"
 
 # Optuna's own system attributes of a trial it retried after its worker died.
 RETRY_OF = "failed_trial"  # on the retry: the failed trial's number
@@ -70,10 +73,11 @@ def is_surplus(trial: FrozenTrial) -> bool:
     return str(trial.user_attrs.get(FAIL_REASON, "")).startswith(SURPLUS)
 
 
-def was_interrupted(trial: FrozenTrial) -> bool:
-    """Whether a trial failed because the user stopped it (it resumes when run again)."""
+def was_stopped(trial: FrozenTrial) -> bool:
+    """Whether a trial failed because it was stopped before its end, by the user or by the
+    sweep's time budget: it keeps its checkpoint, and the next run of the study resumes it."""
     reason = str(trial.user_attrs.get(FAIL_REASON, ""))
-    return trial.state == TrialState.FAIL and reason.startswith(INTERRUPTED)
+    return trial.state == TrialState.FAIL and reason.startswith((INTERRUPTED, BUDGET_SPENT))
 
 
 def baseline_of(trial: FrozenTrial) -> int | None:

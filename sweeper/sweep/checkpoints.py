@@ -1,8 +1,10 @@
 """Where a trial's per-epoch checkpoint lives, so a retried trial resumes on any worker.
 
 A trial and every re-run of its parameters (a retry after its worker died, a resume after an
-interruption) form one lineage, named by its first trial's number; the lineage has one
-checkpoint, replaced every epoch. Two places hold them:
+interruption or the time budget) form one lineage, named by its first trial's number; the
+lineage has one checkpoint, replaced after every epoch, every few minutes inside a long one
+and where a stop left it inside one (sweeper.training.state), each published to every worker
+alike. Two places hold them:
 
 - a SQLite study: a directory beside the database file (`sweeps.db` -> `sweeps.checkpoints/`),
   which every local worker reads;
@@ -25,7 +27,7 @@ from optuna.trial import TrialState
 
 from sweeper.masking import mask_text
 from sweeper.storage.sqlite import sqlite_path
-from sweeper.study.record import RESUMES, RETRY_OF, ranked, was_interrupted
+from sweeper.study.record import RESUMES, RETRY_OF, ranked, was_stopped
 
 if TYPE_CHECKING:
     import optuna
@@ -123,9 +125,9 @@ def checkpoint_store(
 def tidy_checkpoints(
     store: CheckpointStore, study: optuna.Study, trial: FrozenTrial, keep: int
 ) -> None:
-    """Once `trial` has ended, its checkpoint is needed only to resume it after an interruption,
-    or as one of the best `keep` COMPLETE trials; a checkpoint left over (the store refused)
-    costs disk, not results, so it is a warning."""
+    """Once `trial` has ended, its checkpoint is needed only to resume it after a stop (the
+    user's, or the time budget's), or as one of the best `keep` COMPLETE trials; a checkpoint
+    left over (the store refused) costs disk, not results, so it is a warning."""
     try:
         _tidy(store, study, trial, keep)
     except Exception as exc:
@@ -138,7 +140,7 @@ def tidy_checkpoints(
 
 def _tidy(store: CheckpointStore, study: optuna.Study, trial: FrozenTrial, keep: int) -> None:
     root = lineage(trial)
-    if was_interrupted(trial):
+    if was_stopped(trial):
         return
     if trial.state != TrialState.COMPLETE:
         store.remove(root)

@@ -1,7 +1,9 @@
 """The Optuna objective: one trial = one training run on the study's fixed subset, tracked.
 
 The trainer knows nothing of Optuna or MLflow; this layer turns its per-epoch callback into
-pruner reports and MLflow metrics, and records every outcome in both stores.
+pruner reports and MLflow metrics, its per-batch one into the trial's progress for the live
+board, and records every outcome in both stores. The sweep's time budget stops a trial at its
+next batch, keeping a checkpoint there that the next run of the study resumes from.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sweeper.process.memory import PeakMemory
 from sweeper.process.signals import deferred, describe
 from sweeper.study.record import (
     BEST_EPOCH,
+    BUDGET_SPENT,
     CONFIG,
     EPOCHS_RUN,
     EPOCHS_TRAINED,
@@ -34,12 +37,12 @@ from sweeper.study.record import (
     N_PARAMS,
     PRUNE_REASON,
     RESUMED_AT,
+    RESUMED_AT_BATCH,
     RETRY_OF,
     RUN_ATTR,
     SECONDS,
     STOPPED_EARLY,
     SURPLUS,
-    TIME_BUDGET,
     TRIAL_LIMIT,
     UNDER_WAY,
     VAL_ACC_SE,
@@ -49,14 +52,33 @@ from sweeper.study.record import (
 )
 from sweeper.study.spec import StudyFile, call_search_space
 from sweeper.sweep.checkpoints import CheckpointStore, lineage
+from sweeper.sweep.trial_progress import progress_reporter
 from sweeper.tracking.context import config_json
 from sweeper.tracking.tracker import Tracker
 from sweeper.tracking.trial_log import TrialLog
-from sweeper.training.loop import EpochStats, TrainResult, resumable_history, train
+from sweeper.training.loop import (
+    EpochStats,
+    ResumePoint,
+    TrainingStopped,
+    TrainResult,
+    resume_point,
+    train,
+)
 
 
 class SurplusTrial(Exception):
     """Another worker started the study's last trial at the same moment; this one stands down."""
+
+
+class BudgetSpent(Exception):
+    """The sweep's time budget stopped the trial before its last epoch; its message, the trial's
+    fail reason, says where (`time budget: stopped in epoch 2 after batch 40 of 250, ...`)."""
+
+    def __init__(self, where: str, kept: bool) -> None:
+        super().__init__(
+            f"{BUDGET_SPENT}: stopped {where}, "
+            + ("resumes there when the study is run again" if kept else "no checkpoint kept")
+        )
 
 
 @dataclass
@@ -127,6 +149,7 @@ class TrialAttempt:
         self.limits: list[tuple[float, str]] = []  # (time.time() to stop training at, which)
         self.last_epoch = 0  # of the config: a limit that strikes there stops nothing early
         self.stopped_by: str | None = None  # the limit that stopped training early
+        self.reporter = progress_reporter(trial)
 
     def run(self) -> float:
         """Train the trial and record its end; its value, or the exception that ended it."""
@@ -181,67 +204,95 @@ class TrialAttempt:
 
     def run_training(self, config: dict[str, Any], frozen: FrozenTrial) -> TrainResult:
         """Train on from the trial's checkpoint, if it has one, to its last epoch or until the
-        pruner or a time limit stops it."""
+        pruner or a time limit stops it. Stop signals land between batches, which the
+        checkpoint then keeps, as it does when the time budget stops the trial (BudgetSpent)."""
         checkpoint_dir, publish, done = self.resume(config, frozen)
         self.limits = self.time_limits(done)
         self.last_epoch = int(config["epochs"])
         self.epochs_run = len(done)
         for stats in done:
             self.note_best(stats)
-        return train(
-            config,
-            self.ctx.train,
-            self.ctx.val,
-            on_epoch=self.on_epoch,
-            checkpoint_dir=checkpoint_dir,
-            on_checkpoint=publish,
-            device=self.ctx.device,
-            threads=self.ctx.threads,
-        )
+            self.reporter.epoch_ended(stats)
+        try:
+            result = train(
+                config,
+                self.ctx.train,
+                self.ctx.val,
+                on_epoch=self.on_epoch,
+                on_progress=self.reporter,
+                should_stop=self.budget_spent,
+                batch_guard=deferred,
+                checkpoint_dir=checkpoint_dir,
+                on_checkpoint=publish,
+                device=self.ctx.device,
+                threads=self.ctx.threads,
+            )
+        except TrainingStopped as exc:
+            at = exc.progress
+            where = f"in epoch {at.epoch} after batch {at.done} of {at.total}"
+            raise BudgetSpent(where, exc.checkpointed) from None
+        if self.stopped_by == BUDGET_SPENT:  # between two epochs, the last one's checkpoint kept
+            raise BudgetSpent(f"after epoch {result.epochs_run}", checkpoint_dir is not None)
+        return result
 
     def resume(
         self, config: dict[str, Any], frozen: FrozenTrial
     ) -> tuple[Path | None, Callable[[], None] | None, list[EpochStats]]:
-        """The trial's checkpoint directory, how to publish it after each epoch, and the epochs
-        it already holds. A re-run of a lineage replays those epochs, so the pruner and the
-        MLflow run see the history an uninterrupted trial would have given them. Checkpoints
-        kept by the tracking store share its outages: then the trial trains on, from scratch if
-        need be."""
+        """The trial's checkpoint directory, how to publish each checkpoint written there, and
+        the epochs it already holds. A re-run of a lineage replays those epochs, so the pruner
+        and the MLflow run see the history an uninterrupted trial would have given them, then
+        trains on from the checkpoint's batch. Checkpoints kept by the tracking store share its
+        outages: then the trial trains on, from scratch if need be."""
         if self.ctx.checkpoints is None:
             return None, None, []
         store, root, log = self.ctx.checkpoints, lineage(frozen), self.log
         log.write("its checkpoint's download", lambda: store.fetch(root))
         directory = store.local(root)
-        history = resumable_history(directory, config)
-        for stats in history:
+        point = resume_point(directory, config)
+        for stats in point.history:
             self.trial.report(stats.val_acc, stats.epoch)
             self.log_epoch(stats)
-        if history:
-            self.trial.set_user_attr(RESUMED_AT, len(history))
-            resumed = {"sweeper.resumed": f"trial {root}, epoch {len(history)}"}
-            self.write("the resume tag", lambda run_id: self.ctx.tracker.set_tags(run_id, resumed))
+        if point.history or point.batches:
+            self.mark_resumed(root, point)
 
         def publish() -> None:
             log.write("a checkpoint", lambda: store.publish(root))
 
-        return directory, publish, history
+        return directory, publish, point.history
+
+    def mark_resumed(self, root: int, point: ResumePoint) -> None:
+        """Say in both stores where the trial resumed its lineage's training."""
+        epochs, batches = len(point.history), point.batches
+        self.trial.set_user_attr(RESUMED_AT, epochs)
+        self.trial.set_user_attr(RESUMED_AT_BATCH, batches)
+        where = f"epoch {epochs + 1} after batch {batches}" if batches else f"after epoch {epochs}"
+        resumed = {"sweeper.resumed": f"trial {root}, {where}"}
+        self.write("the resume tag", lambda run_id: self.ctx.tracker.set_tags(run_id, resumed))
 
     def time_limits(self, replayed: list[EpochStats]) -> list[tuple[float, str]]:
         """When the trial must stop training (time.time()), at its next epoch boundary, and
         which limit says so: the study's max_trial_seconds, which counts the epochs a re-run
-        found in its checkpoint as spent, and the sweep's time budget."""
+        found in its checkpoint as spent, and the sweep's time budget (which `budget_spent`
+        also applies between batches)."""
         limits = []
         limit = self.ctx.study_file.spec.max_trial_seconds
         if limit is not None:
             spent = time.perf_counter() - self.started + sum(s.epoch_seconds for s in replayed)
             limits.append((time.time() + limit - spent, TRIAL_LIMIT))
         if self.ctx.budget_ends is not None:
-            limits.append((self.ctx.budget_ends, TIME_BUDGET))
+            limits.append((self.ctx.budget_ends, BUDGET_SPENT))
         return limits
+
+    def budget_spent(self) -> str | None:
+        """The trainer's question after each batch: the sweep's time budget, the one limit that
+        stops a trial inside an epoch (to resume there, where max_trial_seconds ends it)."""
+        ends = self.ctx.budget_ends
+        return BUDGET_SPENT if ends is not None and time.time() >= ends else None
 
     def on_epoch(self, stats: EpochStats) -> bool:
         """The trainer's callback after each epoch: log it, report it to the pruner (which may
         prune the trial), and say whether a time limit stops training here."""
+        self.reporter.epoch_ended(stats)
         self.epochs_run, self.trained = stats.epoch, self.trained + 1
         self.note_best(stats)
         self.log_epoch(stats)
@@ -251,10 +302,11 @@ class TrialAttempt:
         return self.stopped_by is not None
 
     def report(self, stats: EpochStats) -> None:
-        """Report the epoch's val_acc; a TrialPruned when the pruner says so."""
+        """Report the epoch's val_acc; a TrialPruned when the pruner says so, before the last
+        epoch: a trial that trained them all has nothing left to save, and is worth its value."""
         with deferred():  # Optuna writes here: see sweeper.process.signals
             self.trial.report(stats.val_acc, stats.epoch)
-            prune = self.trial.should_prune()
+            prune = stats.epoch < self.last_epoch and self.trial.should_prune()
         if prune:
             raise optuna.TrialPruned(f"pruned at epoch {stats.epoch}: val_acc {stats.val_acc:.4f}")
 
@@ -347,6 +399,8 @@ def _stand_down_if_surplus(trial: optuna.Trial, trials: int | None) -> FrozenTri
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return f"interrupted ({describe(exc)})"
+    if isinstance(exc, BudgetSpent):
+        return str(exc)
     # Recorded in both stores and printed: a library's message may quote a URL with a password.
     if isinstance(exc, optuna.exceptions.StorageInternalError) and exc.__cause__:
         # Optuna's message guesses at invalid data; the database's first line says what broke.

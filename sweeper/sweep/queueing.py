@@ -1,5 +1,5 @@
-"""What a study runs before its sampler's next suggestion: the interrupted trials again, and
-the study file's baselines. Both are called under the trial-slot lock (sweeper.sweep.slots)."""
+"""What a study runs before its sampler's next suggestion: the stopped trials again, and the
+study file's baselines. Both are called under the trial-slot lock (sweeper.sweep.slots)."""
 
 from __future__ import annotations
 
@@ -15,20 +15,21 @@ from sweeper.study.record import (
     REQUEUED_FROM,
     RESUMES,
     WARM_START_FROM,
-    was_interrupted,
+    was_stopped,
 )
 from sweeper.sweep.checkpoints import lineage
 
 
-def requeue_interrupted(study: optuna.Study) -> list[int]:
-    """Queue once more, with the same parameters, every trial the user interrupted (Ctrl-C, a
-    stop signal) that no trial re-runs yet; the re-run resumes from its checkpoint. A FAIL
-    trial never counts towards the target, so the parameters count once, when they finish."""
+def requeue_stopped(study: optuna.Study) -> list[int]:
+    """Queue once more, with the same parameters, every trial stopped before its end (Ctrl-C,
+    a stop signal, the time budget) that no trial re-runs yet; the re-run resumes from its
+    checkpoint, at its batch. A FAIL trial never counts towards the target, so the parameters
+    count once, when they finish."""
     trials = study.get_trials(deepcopy=False)
     requeued = {t.user_attrs.get(REQUEUED_FROM) for t in trials}
     numbers = []
     for trial in trials:
-        if not was_interrupted(trial) or trial.number in requeued:
+        if not was_stopped(trial) or trial.number in requeued:
             continue
         # a re-run of a baseline, or of another study's trial, is still marked as one
         attrs = trial.user_attrs

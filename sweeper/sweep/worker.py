@@ -30,7 +30,7 @@ from sweeper.sweep.checkpoints import checkpoint_store, tidy_checkpoints
 from sweeper.sweep.objective import Objective, TrialContext
 from sweeper.sweep.parent import close_parent, open_parent
 from sweeper.sweep.plan import RunPlan
-from sweeper.sweep.queueing import queue_baselines, requeue_interrupted
+from sweeper.sweep.queueing import queue_baselines, requeue_stopped
 from sweeper.sweep.slots import TrialSlots, released_first, slots_lock
 from sweeper.sweep.strategy import make_pruner, make_sampler
 from sweeper.tracking.tracker import Tracker
@@ -142,7 +142,7 @@ class Worker:
 
         objective = Objective(context, self._hold_signals)
         with slots_lock(self.plan):
-            requeue_interrupted(self.study)
+            requeue_stopped(self.study)
             queue_baselines(self.study, self.plan.spec.baselines)
         slots = TrialSlots(self.study, self.plan)
         failures = 0
