@@ -71,8 +71,9 @@ class RunOptions:
             "--time-budget",
             metavar="DURATION",
             help="Wall-clock budget of this command, e.g. 90m, 2h, 1h30m, 45s: no trial starts "
-            "once it is spent, a running one stops at its next epoch boundary keeping its best "
-            "epoch. Without --trials it alone ends the sweep; with it, whichever comes first.",
+            "once it is spent, a running one stops after its current batch, keeping a checkpoint "
+            "that the next run resumes from. Without --trials it alone ends the sweep; with it, "
+            "whichever comes first.",
             show_default=False,
         ),
     ] = None
