@@ -122,6 +122,12 @@ def test_the_board_shows_progress_inside_the_epoch_and_when_the_sweep_ends(
     ahead = estimate(trials, target=10, epochs=10, workers=1)
     assert "ends in about 2h2" in printed(tight.render(trials, ahead), 80)
 
+    # `--time-budget 3m` alone: no target to estimate from, the budget says when it ends
+    budget = Board(
+        study, None, epochs=10, workers=1, console=console, budget_ends=time.time() + 150
+    )
+    assert "ends in about 2m" in printed(budget.render(trials, None), 80)
+
 
 def test_the_closing_hints_name_commands_that_run_outside_the_venv(tmp_path: Path) -> None:
     hints = next_steps("board", "sqlite:///sweeps.db", "sqlite:///mlflow.db", "1")

@@ -216,6 +216,9 @@ class Board:
                     "dim",
                 )
             )
+        elif self.budget_ends is not None:  # no target of trials: the budget alone ends it
+            left = format_duration(max(0.0, self.budget_ends - time.time()))
+            parts.append(Text(f"ends in about {left}, when --time-budget is spent", "dim"))
         return Group(*parts)
 
 
