@@ -13,6 +13,7 @@ import optuna
 import torch
 
 from sweeper.study.record import (
+    BASELINE,
     EPOCHS_RUN,
     FAIL_REASON,
     PROGRESS,
@@ -26,20 +27,21 @@ from tests.test_run import mlflow_runs, study_exists, trials_of
 
 # A windowed LSTM in small batches: an epoch of about 300 batches, 4-6 s on 2 shared cores, so a
 # stop lands inside an epoch rather than in its validation; dropout draws from torch's generator,
-# so the resumed trial must also restore that to match an uninterrupted one.
+# so the resumed trial must also restore that to match an uninterrupted one. The first baseline
+# is the trial stopped; its re-run must go before the second, which --trials 1 leaves out.
 STUDY = """
 import optuna
 from sweeper import StudySpec
 
 study = StudySpec(train_frames=10_000, val_frames=1_000, epochs={epochs}, sampler="random",
-                  pruner="none")
+                  pruner="none", baselines=[{{"n": 7}}, {{"n": 5}}])
 
 
 def search_space(trial: optuna.Trial) -> dict:
-    return {{"family": "rnn-window", "n": trial.suggest_int("n", 7, 7), "hidden": 64,
+    return {{"family": "rnn-window", "n": trial.suggest_int("n", 5, 7, step=2), "hidden": 64,
             "dropout": 0.2, "lr": 3e-3, "batch_size": 32}}
 """
-BUDGET_S = 15
+BUDGET_S = 12
 # From the command's start to its budget's start (Python and its imports), plus the batch that
 # stops the trial and the recording of its end: what a stop within one batch may take.
 STOP_SLACK_S = 12
@@ -91,12 +93,11 @@ def assert_same_as_uninterrupted(
 def test_a_time_budget_stops_a_trial_at_its_batch_and_the_next_run_resumes_there(
     tmp_path: Path, tiny_corpus: Path
 ) -> None:
-    epochs = 2  # what start-up leaves of the budget stops the trial before its end
+    epochs = 4  # 12 s of training on an idle machine: more than start-up leaves of the budget
     (tmp_path / "budget.py").write_text(STUDY.format(epochs=epochs))
-    args: list[str | Path] = ["run", "budget.py", "--trials", "1", "--time-budget"]
-    args += [f"{BUDGET_S}s", "--data", tiny_corpus]
+    args: list[str | Path] = ["run", "budget.py", "--trials", "1", "--data", tiny_corpus]
     launched = time.time()
-    first = sweeper(*args, cwd=tmp_path, timeout=BUDGET_S + 120)
+    first = sweeper(*args, "--time-budget", f"{BUDGET_S}s", cwd=tmp_path, timeout=BUDGET_S + 120)
     [stopped] = trials_of(tmp_path, "budget")
     assert stopped.state.name == "FAIL", stopped.user_attrs
     # it ran until the budget was spent, then stopped at once, not at the end of its epoch
@@ -118,18 +119,13 @@ def test_a_time_budget_stops_a_trial_at_its_batch_and_the_next_run_resumes_there
     assert (parent.info.status, run.info.status) == ("FINISHED", "FAILED")
     assert run.data.tags["sweeper.failure"] == stopped.user_attrs[FAIL_REASON]
 
-    # The same command again, until the trial is done (on a loaded machine the start-up may
-    # leave too little of the budget for the rest): each run resumes where the last stopped.
-    for _ in range(3):
-        sweeper(*args, cwd=tmp_path, timeout=BUDGET_S + 120)
-        trials = trials_of(tmp_path, "budget")
-        rerun = the_rerun_of(trials, stopped.number)
-        assert_resumed_at(tmp_path, "budget", rerun, done, batches)
-        if rerun.state.name == "COMPLETE":
-            break
-        stopped = rerun
-        done, batches = checkpoint_position(tmp_path, "budget", 0)
+    # the same command again, with a budget that leaves time for the rest of the trial
+    sweeper(*args, "--time-budget", "10m", cwd=tmp_path)
+    trials = trials_of(tmp_path, "budget")
+    rerun = the_rerun_of(trials, stopped.number)
+    assert_resumed_at(tmp_path, "budget", rerun, done, batches)
     assert rerun.state.name == "COMPLETE", [(t.number, t.state.name) for t in trials]
+    assert {t.user_attrs[BASELINE] for t in trials} == {0}  # the second baseline waits
     assert rerun.user_attrs[EPOCHS_RUN] == epochs
     assert sorted(rerun.intermediate_values) == list(range(1, epochs + 1))
 
@@ -164,7 +160,9 @@ def test_sigterm_inside_an_epoch_keeps_its_batch_and_the_resumed_trial_ends_as_u
     assert epochs == 0 and progress["done"] <= batches < progress["total"], "not mid-epoch"
 
     sweeper(*args, cwd=tmp_path)
-    rerun = the_rerun_of(trials_of(tmp_path, "stopped"), stopped.number)
+    trials = trials_of(tmp_path, "stopped")
+    rerun = the_rerun_of(trials, stopped.number)
     assert rerun.state.name == "COMPLETE"
+    assert {t.user_attrs[BASELINE] for t in trials} == {0}  # the second baseline waits
     assert_resumed_at(tmp_path, "stopped", rerun, epochs, batches)
     assert_same_as_uninterrupted(tmp_path, "stopped", rerun, args)

@@ -1,5 +1,6 @@
-"""What a study runs before its sampler's next suggestion: the stopped trials again, and the
-study file's baselines. Both are called under the trial-slot lock (sweeper.sweep.slots)."""
+"""What a study runs before its sampler's next suggestion: the stopped trials again, then the
+study file's baselines. Called under the trial-slot lock (sweeper.sweep.slots) before each
+trial a worker starts."""
 
 from __future__ import annotations
 
@@ -46,18 +47,29 @@ def requeue_stopped(study: optuna.Study) -> list[int]:
     return numbers
 
 
-def queue_baselines(study: optuna.Study, baselines: Sequence[Mapping[str, Any]]) -> list[int]:
-    """Queue, ahead of any sampled trial, each baseline of the study file that this study has
-    never queued (a resume, or another worker, may have); returns their indices.
+def queue_next(study: optuna.Study, baselines: Sequence[Mapping[str, Any]]) -> None:
+    """Before each trial a worker starts: the stopped trials' re-runs first, so that a trial the
+    time budget or a signal stopped goes on before anything new starts; then, when nothing else
+    waits to run, the next baseline."""
+    requeue_stopped(study)
+    queue_next_baseline(study, baselines)
+
+
+def queue_next_baseline(study: optuna.Study, baselines: Sequence[Mapping[str, Any]]) -> int | None:
+    """Queue the first baseline of the study file this study has never queued (a resume, or
+    another worker, may have), when no trial waits to run; returns its index. One at a time, so
+    that a re-run queued later still runs before the baselines not started yet, and each
+    baseline still runs ahead of any sampled trial.
 
     Called under the trial-slot lock: the record and the queue must change together. The
     record is written first: a crash in between loses a baseline rather than running it twice.
     """
+    if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        return None
     queued = list(study.user_attrs.get(BASELINES_ATTR, []))
-    new = [i for i, params in enumerate(baselines) if dict(params) not in queued]
-    if not new:
-        return []
-    study.set_user_attr(BASELINES_ATTR, [*queued, *(dict(baselines[i]) for i in new)])
-    for index in new:
-        study.enqueue_trial(dict(baselines[index]), user_attrs={BASELINE: index})
-    return new
+    index = next((i for i, params in enumerate(baselines) if dict(params) not in queued), None)
+    if index is None:
+        return None
+    study.set_user_attr(BASELINES_ATTR, [*queued, dict(baselines[index])])
+    study.enqueue_trial(dict(baselines[index]), user_attrs={BASELINE: index})
+    return index

@@ -30,8 +30,8 @@ from sweeper.sweep.checkpoints import checkpoint_store, tidy_checkpoints
 from sweeper.sweep.objective import Objective, TrialContext
 from sweeper.sweep.parent import close_parent, open_parent
 from sweeper.sweep.plan import RunPlan
-from sweeper.sweep.queueing import queue_baselines, requeue_stopped
-from sweeper.sweep.slots import TrialSlots, released_first, slots_lock
+from sweeper.sweep.queueing import queue_next
+from sweeper.sweep.slots import TrialSlots, released_first
 from sweeper.sweep.strategy import make_pruner, make_sampler
 from sweeper.tracking.tracker import Tracker
 
@@ -141,9 +141,6 @@ class Worker:
         import torch._dynamo  # noqa: F401
 
         objective = Objective(context, self._hold_signals)
-        with slots_lock(self.plan):
-            requeue_stopped(self.study)
-            queue_baselines(self.study, self.plan.spec.baselines)
         slots = TrialSlots(self.study, self.plan)
         failures = 0
         # a failed trial is logged by Optuna with its traceback; sweeper prints one line instead
@@ -152,6 +149,7 @@ class Worker:
             with slots.claim() as claim:
                 if claim.stop is not None:
                     return claim.stop
+                queue_next(self.study, self.plan.spec.baselines)
                 self._run_one(released_first(claim.release, objective))
             last = self._last
             if last is not None and context.checkpoints is not None:
