@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -394,17 +395,31 @@ def study_exists(database: Path, name: str) -> bool:
         return False
 
 
-def wait_for_running_epoch(cwd: Path, name: str, proc: subprocess.Popen[str]) -> int:
-    """The number of a RUNNING trial that has reported at least one epoch."""
+def wait_for_running_trial(
+    cwd: Path,
+    name: str,
+    proc: subprocess.Popen[str],
+    ready: Callable[[optuna.trial.FrozenTrial], bool],
+    what: str,
+) -> optuna.trial.FrozenTrial:
+    """A RUNNING trial of which `ready` holds; `what` it waited for, to say it never came."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
         if study_exists(cwd / "sweeps.db", name):
             for trial in trials_of(cwd, name):
-                if trial.state.name == "RUNNING" and trial.intermediate_values:
-                    return trial.number
+                if trial.state.name == "RUNNING" and ready(trial):
+                    return trial
         time.sleep(0.2)
-    raise AssertionError("no trial got to its first epoch in time")
+    raise AssertionError(f"no trial {what} in time")
+
+
+def wait_for_running_epoch(cwd: Path, name: str, proc: subprocess.Popen[str]) -> int:
+    """The number of a RUNNING trial that has reported at least one epoch."""
+    trial = wait_for_running_trial(
+        cwd, name, proc, lambda t: bool(t.intermediate_values), "got to its first epoch"
+    )
+    return trial.number
 
 
 # Long enough that a trial is still running when a worker that `--workers` spawned (10 s and

@@ -5,7 +5,6 @@ with the very value and curve of an uninterrupted trial. Real processes, signals
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from sweeper.study.record import (
     RUN_ATTR,
 )
 from tests.cli import start_sweeper, sweeper, wait_for_exit
-from tests.test_run import mlflow_runs, study_exists, trials_of
+from tests.test_run import mlflow_runs, trials_of, wait_for_running_trial
 
 # A windowed LSTM in small batches: an epoch of about 300 batches, 4-6 s on 2 shared cores, so a
 # stop lands inside an epoch rather than in its validation; dropout draws from torch's generator,
@@ -130,26 +129,16 @@ def test_a_time_budget_stops_a_trial_at_its_batch_and_the_next_run_resumes_there
     assert sorted(rerun.intermediate_values) == list(range(1, epochs + 1))
 
 
-def wait_for_progress(cwd: Path, name: str, proc: subprocess.Popen[str]) -> dict:
-    """The RUNNING trial's progress once its first epoch has begun."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        if study_exists(cwd / "sweeps.db", name):
-            for trial in trials_of(cwd, name):
-                if trial.state.name == "RUNNING" and PROGRESS in trial.user_attrs:
-                    return dict(trial.user_attrs[PROGRESS])
-        time.sleep(0.1)
-    raise AssertionError("no trial began an epoch in time")
-
-
 def test_sigterm_inside_an_epoch_keeps_its_batch_and_the_resumed_trial_ends_as_uninterrupted(
     tmp_path: Path, tiny_corpus: Path
 ) -> None:
     (tmp_path / "stopped.py").write_text(STUDY.format(epochs=1))  # resumed inside its one epoch
     args: list[str | Path] = ["run", "stopped.py", "--trials", "1", "--data", tiny_corpus]
     proc = start_sweeper(*args, cwd=tmp_path)
-    progress = wait_for_progress(tmp_path, "stopped", proc)
+    began = wait_for_running_trial(
+        tmp_path, "stopped", proc, lambda t: PROGRESS in t.user_attrs, "began an epoch"
+    )
+    progress = began.user_attrs[PROGRESS]
     assert progress["epoch"] == 1 and progress["done"] >= 1
     proc.send_signal(signal.SIGTERM)
     _, stderr = wait_for_exit(proc, 60)
