@@ -6,40 +6,8 @@ Imports: `sweeper.data`, `sweeper.models`, torch; never Optuna or MLflow (an imp
 checks it).
 """
 
+from sweeper.training import loop
 from sweeper.training.device import DeviceError, GPUOutOfMemoryError, select_device
-from sweeper.training.loop import (
-    DEFAULTS,
-    BatchProgress,
-    EpochStats,
-    NonFiniteLossError,
-    ResumePoint,
-    TrainingStopped,
-    TrainResult,
-    frame_logits,
-    make_batches,
-    make_optimizer,
-    predict,
-    resumable_history,
-    resume_point,
-    train,
-)
+from sweeper.training.loop import *  # noqa: F403  (the loop's public names, its __all__)
 
-__all__ = [
-    "DEFAULTS",
-    "BatchProgress",
-    "DeviceError",
-    "EpochStats",
-    "GPUOutOfMemoryError",
-    "NonFiniteLossError",
-    "ResumePoint",
-    "TrainResult",
-    "TrainingStopped",
-    "frame_logits",
-    "make_batches",
-    "make_optimizer",
-    "predict",
-    "resumable_history",
-    "resume_point",
-    "select_device",
-    "train",
-]
+__all__ = [*loop.__all__, "DeviceError", "GPUOutOfMemoryError", "select_device"]
