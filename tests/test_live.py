@@ -17,7 +17,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import create_trial
 from rich.console import Console
 
-from sweeper.executables import command
+from sweeper.process.executables import command
 from sweeper.study.record import BASELINE, CONFIG, EPOCHS_RUN, EPOCHS_TRAINED, N_PARAMS, SECONDS
 from sweeper.sweep.estimate import estimate
 from sweeper.sweep.live import Board, leaderboard
@@ -138,7 +138,11 @@ def test_the_closing_hints_name_commands_that_run_outside_the_venv(tmp_path: Pat
     env = {**os.environ, "PATH": path_without_venv}
     # as printed by a `sweeper run` started as .venv/bin/sweeper, from a shell without the venv
     shown = subprocess.run(
-        [sys.executable, "-c", "from sweeper.executables import command; print(command('mlflow'))"],
+        [
+            sys.executable,
+            "-c",
+            "from sweeper.process.executables import command; print(command('mlflow'))",
+        ],
         env=env,
         capture_output=True,
         text=True,

@@ -33,7 +33,6 @@ from sweeper.study.record import (
     EPOCHS_RUN,
     EPOCHS_TRAINED,
     FAIL_REASON,
-    FINISHED,
     N_PARAMS,
     PRUNE_REASON,
     RESUMED_AT,
@@ -42,9 +41,7 @@ from sweeper.study.record import (
     RUN_ATTR,
     SECONDS,
     STOPPED_EARLY,
-    SURPLUS,
     TRIAL_LIMIT,
-    UNDER_WAY,
     VAL_ACC_SE,
     VERSION_ATTR,
     WARM_START_FROM,
@@ -52,6 +49,7 @@ from sweeper.study.record import (
 )
 from sweeper.study.spec import StudyFile, call_search_space
 from sweeper.sweep.checkpoints import CheckpointStore, lineage
+from sweeper.sweep.slots import SurplusTrial, stand_down_if_surplus
 from sweeper.sweep.trial_progress import progress_reporter
 from sweeper.tracking.context import config_json
 from sweeper.tracking.tracker import Tracker
@@ -64,10 +62,6 @@ from sweeper.training.loop import (
     resume_point,
     train,
 )
-
-
-class SurplusTrial(Exception):
-    """Another worker started the study's last trial at the same moment; this one stands down."""
 
 
 class BudgetSpent(Exception):
@@ -154,7 +148,7 @@ class TrialAttempt:
     def run(self) -> float:
         """Train the trial and record its end; its value, or the exception that ended it."""
         try:
-            frozen = _stand_down_if_surplus(self.trial, self.ctx.trials)
+            frozen = stand_down_if_surplus(self.trial, self.ctx.trials)
             self.start_run(frozen)
             config = self.configure()
             result = self.run_training(config, frozen)
@@ -379,21 +373,6 @@ class TrialAttempt:
             closing=True,
         )
         self.log.report()
-
-
-def _stand_down_if_surplus(trial: optuna.Trial, trials: int | None) -> FrozenTrial:
-    """Never run past the study's target: finished trials and those running ahead of this one
-    may already fill it when several workers asked for a trial at the same moment.
-
-    Returns the trial as stored, with the attributes Optuna gave it when it re-queued a dead
-    worker's trial (read from the same listing, one query per trial)."""
-    listed = trial.study.get_trials(deepcopy=False)
-    mine = trial.number
-    ahead = [t for t in listed if t.state in FINISHED or (t.state in UNDER_WAY and t.number < mine)]
-    if trials is not None and len(ahead) >= trials:
-        trial.set_user_attr(FAIL_REASON, f"{SURPLUS}: the study's target was already filled")
-        raise SurplusTrial(f"the study already has {trials} finished or running trials")
-    return next(t for t in listed if t.number == mine)
 
 
 def _reason(exc: BaseException) -> str:

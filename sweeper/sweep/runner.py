@@ -193,8 +193,8 @@ _STOPPED = {0, *(128 + signum for signum in STOPPING), *(-signum for signum in S
 
 
 def next_steps(name: str, storage_url: str, tracking_uri: str, experiment_id: str) -> str:
-    from sweeper.executables import command
     from sweeper.masking import mask_url
+    from sweeper.process.executables import command
     from sweeper.tracking.tracker import where_to_look
 
     sweeper = command("sweeper")

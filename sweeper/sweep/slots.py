@@ -10,10 +10,15 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.storage.rdb import storage_lock
-from sweeper.study.record import FINISHED
+from sweeper.study.record import (
+    FAIL_REASON,
+    FINISHED,
+    SURPLUS,
+    UNDER_WAY,
+)
 from sweeper.sweep.plan import RunPlan
 
 
@@ -88,3 +93,22 @@ def released_first(
         return objective(trial)
 
     return run
+
+
+class SurplusTrial(Exception):
+    """Another worker started the study's last trial at the same moment; this one stands down."""
+
+
+def stand_down_if_surplus(trial: optuna.Trial, trials: int | None) -> FrozenTrial:
+    """Never run past the study's target: finished trials and those running ahead of this one
+    may already fill it when several workers asked for a trial at the same moment.
+
+    Returns the trial as stored, with the attributes Optuna gave it when it re-queued a dead
+    worker's trial (read from the same listing, one query per trial)."""
+    listed = trial.study.get_trials(deepcopy=False)
+    mine = trial.number
+    ahead = [t for t in listed if t.state in FINISHED or (t.state in UNDER_WAY and t.number < mine)]
+    if trials is not None and len(ahead) >= trials:
+        trial.set_user_attr(FAIL_REASON, f"{SURPLUS}: the study's target was already filled")
+        raise SurplusTrial(f"the study already has {trials} finished or running trials")
+    return next(t for t in listed if t.number == mine)

@@ -232,8 +232,8 @@ def where_to_look(tracking_uri: str, experiment_id: str) -> str:
     themselves, not one collapsed parent run."""
     from urllib.parse import urlencode
 
-    from sweeper.executables import command
     from sweeper.masking import mask_url
+    from sweeper.process.executables import command
 
     query = urlencode(
         {
